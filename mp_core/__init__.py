@@ -11,12 +11,35 @@ from mp_core.errors import (
     ShapeError,
     VideoError,
 )
+from mp_core.motion import (
+    MotionIntermediates,
+    attention_variation,
+    frame_difference,
+    motion_intermediates,
+    motion_prompt,
+    power_normalization,
+    rgb_to_gray,
+    temporal_attention_variation,
+)
+from mp_core.params import PRESETS, MotionParams, Preset, lambda_sweep
 
 __all__ = [
+    "PRESETS",
     "CheckpointError",
     "DatasetError",
     "InputError",
+    "MotionIntermediates",
+    "MotionParams",
     "ParameterError",
+    "Preset",
     "ShapeError",
     "VideoError",
+    "attention_variation",
+    "frame_difference",
+    "lambda_sweep",
+    "motion_intermediates",
+    "motion_prompt",
+    "power_normalization",
+    "rgb_to_gray",
+    "temporal_attention_variation",
 ]
