@@ -1,0 +1,55 @@
+"""Motion Prompt Explorer: the home page. Run with `streamlit run app.py`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+import ui_shared as ui
+from mp_core import figures, render
+
+ui.setup_page("Home")
+st.title("Motion Prompt Explorer")
+st.markdown(
+    """
+**Video Motion Prompts** (Chen, Wang, Koniusz, Gedeon, ACML 2024) turn a clip of T frames into T−1
+*motion prompts* that a video model sees instead of raw frames:
+
+1. grayscale each frame, **G = 0.299 R + 0.587 G + 0.114 B**;
+2. take the signed frame difference **D_t = G_{t+1} − G_t**;
+3. pass it through a learnable power normalization **A_t = σ(a (D_t − b))**, with slope
+   a = 5 / (0.45 |tanh m| + 0.1) ∈ (9.09, 50] and shift b = 0.6 tanh n ∈ (−0.6, 0.6) learned as raw m, n;
+4. prompt the later frame: **P_t = A_t ⊙ X_{t+1}**;
+5. regularise with the temporal attention variation **R** (mean squared change between consecutive A_t),
+   weighted by λ in the loss.
+"""
+)
+
+loaded = ui.sidebar()
+if loaded is not None:
+    spec, data, params = loaded
+    t = data.num_pairs // 2
+    images = ui.pair_images(data, params, t)
+    stages = [
+        ("X_t", render.to_numpy(data.clip.frames[t])),
+        ("X_t+1", images.frame),
+        ("D_t", images.difference),
+        ("A_t", images.attention),
+        ("P_t", images.prompt),
+    ]
+    st.markdown(
+        f"**The stages on {spec.label}**, pair t = {t}, a = {params.slope:.2f}, b = {params.shift:+.3f}"
+    )
+    st.plotly_chart(figures.pipeline_figure(stages), key="pipeline")
+
+st.subheader("Pages")
+here = Path(__file__).parent
+pages = [
+    ("pages/1_Explore.py", "Explore", "Every stage for one frame pair; move slope and shift and watch."),
+    ("pages/2_Compare.py", "Compare", "Learned values and other power normalizations side by side."),
+    ("pages/3_Dataset.py", "Dataset", "Learned attention on samples of a dataset on disk."),
+]
+for path, label, blurb in pages:
+    if (here / path).exists():
+        st.page_link(path, label=f"**{label}** — {blurb}")

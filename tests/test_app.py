@@ -1,0 +1,81 @@
+"""The real app through Streamlit's AppTest: every page runs, and the sidebar drives the panels."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from mp_core import PRESETS, MotionParams
+from tests.conftest import REPO_ROOT
+
+APP = str(REPO_ROOT / "app.py")
+EXPLORE = "pages/1_Explore.py"
+
+
+def _panel(at: AppTest, title: str) -> str:
+    """URL of the panel image whose caption starts with ``title`` (the URL changes with the content)."""
+    urls = [image.value[0] for image in at.get("image") if image.captions[0].startswith(title)]
+    assert len(urls) == 1, f"expected one {title!r} panel"
+    return urls[0]
+
+
+@pytest.fixture
+def explore() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    at.switch_page(EXPLORE).run()
+    assert not at.exception
+    return at
+
+
+def test_home_runs_and_draws_the_pipeline() -> None:
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    assert not at.exception
+    assert at.title[0].value == "Motion Prompt Explorer"
+    assert len(at.get("plotly_chart")) == 1
+
+
+def test_explore_shows_four_panels_curve_and_stats(explore: AppTest) -> None:
+    for title in ("Frame", "Difference", "Attention", "Prompt"):
+        _panel(explore, title)
+    assert len(explore.get("plotly_chart")) == 2  # curve over histogram, variation per step
+    assert [m.label for m in explore.metric][:3] == [
+        "Mean attention (clip)",
+        "Pixels with A > 0.5",
+        "Temporal variation R",
+    ]
+    assert not explore.error
+
+
+def test_moving_slope_changes_attention_not_the_difference(explore: AppTest) -> None:
+    before = {title: _panel(explore, title) for title in ("Frame", "Difference", "Attention", "Prompt")}
+    explore.slider(key="w.slope").set_value(40.0).run()
+    assert not explore.exception
+    assert explore.session_state["mp.m"] == pytest.approx(MotionParams.from_slope_shift(40.0, 0.0).m)
+    assert explore.session_state["mp.n"] == PRESETS["MPII Cooking 2"].params.n  # shift untouched
+    assert _panel(explore, "Attention") != before["Attention"]
+    assert _panel(explore, "Prompt") != before["Prompt"]
+    assert _panel(explore, "Difference") == before["Difference"]
+    assert _panel(explore, "Frame") == before["Frame"]
+
+
+def test_preset_moves_the_sliders_and_survives_a_page_switch(explore: AppTest) -> None:
+    explore.selectbox(key="w.preset").set_value("FineGym").run()
+    fine_gym = PRESETS["FineGym"].params
+    assert explore.slider(key="w.slope").value == pytest.approx(fine_gym.slope)
+    assert explore.slider(key="w.shift").value == pytest.approx(fine_gym.shift)
+    explore.switch_page("app.py").run()
+    explore.switch_page(EXPLORE).run()
+    assert explore.slider(key="w.slope").value == pytest.approx(fine_gym.slope)
+    assert (explore.session_state["mp.m"], explore.session_state["mp.n"]) == (fine_gym.m, fine_gym.n)
+
+
+def test_raw_toggle_and_reset(explore: AppTest) -> None:
+    explore.toggle(key="w.raw_toggle").set_value(True).run()
+    explore.slider(key="w.m").set_value(0.0).run()
+    explore.slider(key="w.n").set_value(1.5).run()
+    assert (explore.session_state["mp.m"], explore.session_state["mp.n"]) == (0.0, 1.5)
+    assert explore.selectbox(key="w.preset").value == "Custom"
+    explore.button(key="w.reset").click().run()
+    default = PRESETS["MPII Cooking 2"].params
+    assert explore.slider(key="w.m").value == pytest.approx(default.m)
+    assert explore.slider(key="w.n").value == pytest.approx(default.n)

@@ -1,0 +1,68 @@
+"""mp_core.render: colormaps match matplotlib, the difference range is symmetric, images round-trip."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from mp_core import render
+
+
+def test_colormap_matches_matplotlib_at_quantized_levels() -> None:
+    values = torch.tensor([0.0, 0.25, 0.5, 1.0])
+    expected = matplotlib.colormaps["viridis"](np.round(values.numpy() * 255).astype(int), bytes=True)[:, :3]
+    assert np.array_equal(render.apply_colormap(values, "viridis", 0.0, 1.0).numpy(), expected)
+
+
+def test_difference_is_centred_on_zero_with_symmetric_range() -> None:
+    diff = torch.tensor([[-0.2, 0.0, 0.4]])
+    image = render.difference_image(diff)
+    table = matplotlib.colormaps[render.DIFFERENCE_CMAP](np.arange(256), bytes=True)[:, :3]
+    # limit = 0.4: -0.2 sits at a quarter of the bar, 0 in the middle, 0.4 at the end
+    assert np.array_equal(image[0].numpy(), table[[round(255 * 0.25), 128, 255]])
+    mirrored = render.difference_image(-diff, limit=0.4)
+    assert np.array_equal(mirrored[0, 0].numpy(), table[round(255 * 0.75)])
+
+
+def test_attention_range_is_fixed_and_clipped() -> None:
+    out = render.attention_image(torch.tensor([[-1.0, 0.0, 1.0, 2.0]]), cmap="gray")
+    assert out[0, :, 0].tolist() == [0, 0, 255, 255]
+
+
+def test_frames_to_uint8_is_channels_last_and_leaves_input_alone() -> None:
+    frames = torch.rand(2, 3, 5, 7)
+    version = frames._version
+    out = render.frames_to_uint8(frames)
+    assert out.shape == (2, 5, 7, 3) and out.dtype == torch.uint8
+    assert frames._version == version
+    assert torch.equal(out[1, 4, 6], (frames[1, :, 4, 6] * 255).round().to(torch.uint8))
+
+
+def test_overlay_formula_and_shape_check() -> None:
+    frame = torch.randint(0, 256, (4, 6, 3), dtype=torch.uint8)
+    attention = torch.rand(4, 6)
+    colours = render.attention_image(attention).float()
+    expected = (0.7 * frame.float() + 0.3 * colours).round().to(torch.uint8)
+    assert torch.equal(render.overlay(frame, attention, alpha=0.3), expected)
+    with pytest.raises(ValueError, match="must match"):
+        render.overlay(frame, attention[:3])
+
+
+def test_png_round_trip() -> None:
+    image = np.random.default_rng(0).integers(0, 256, (9, 11, 3), dtype=np.uint8)
+    decoded = np.asarray(Image.open(io.BytesIO(render.to_png(torch.from_numpy(image)))))
+    assert np.array_equal(decoded, image)
+    with pytest.raises(ValueError, match="uint8"):
+        render.to_png(image.astype(np.float32))
+
+
+def test_colorbar_runs_from_first_to_last_colour() -> None:
+    bar = render.colorbar_image("RdBu_r", width=64, height=5)
+    table = matplotlib.colormaps["RdBu_r"](np.arange(256), bytes=True)[:, :3]
+    assert bar.shape == (5, 64, 3)
+    assert np.array_equal(bar[0, 0], table[0]) and np.array_equal(bar[4, -1], table[255])
