@@ -106,7 +106,14 @@ def pn_curve_figure(
     fig.update_xaxes(title_text="frame difference D", range=list(x_range))
     fig.update_yaxes(title_text="attention A", range=[0, 1.05], secondary_y=False)
     if histogram is not None:
-        fig.update_yaxes(title_text="share of pixels", type="log", showgrid=False, secondary_y=True)
+        fig.update_yaxes(
+            title_text="share of pixels",
+            type="log",
+            dtick=1,
+            exponentformat="power",
+            showgrid=False,
+            secondary_y=True,
+        )
     fig.update_layout(
         margin=_MARGIN, height=320, legend={"orientation": "h", "y": -0.25}, bargap=0, hovermode="x"
     )

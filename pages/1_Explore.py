@@ -24,12 +24,12 @@ show_export = options[2].toggle("Export", key="w.export")
 
 def viewer(data: ui.ClipData, params: MotionParams, overlay: bool) -> None:
     """Scrubber, play/pause and the four panels: reruns alone while scrubbing or playing."""
-    if state["mp.playing"]:
-        state["mp.pair"] = (state["mp.pair"] + 1) % data.num_pairs
     play, scrub = st.columns([1, 8], vertical_alignment="bottom")
     if play.button("⏸ Pause" if state["mp.playing"] else "▶ Play", key="w.play", width="stretch"):
         state["mp.playing"] = not state["mp.playing"]
         st.rerun()  # the whole page: the fragment's timer is set there
+    if state["mp.playing"]:
+        state["mp.pair"] = (state["mp.pair"] + 1) % data.num_pairs
     if data.num_pairs > 1:
         scrub.slider("Frame pair t", 0, data.num_pairs - 1, **ui._bind("mp.pair", "w.pair"))
     t = state["mp.pair"]

@@ -79,3 +79,32 @@ def test_raw_toggle_and_reset(explore: AppTest) -> None:
     default = PRESETS["MPII Cooking 2"].params
     assert explore.slider(key="w.m").value == pytest.approx(default.m)
     assert explore.slider(key="w.n").value == pytest.approx(default.n)
+
+
+def test_play_steps_through_pairs_and_pause_stops(explore: AppTest) -> None:
+    assert explore.session_state["mp.pair"] == 0
+    explore.button(key="w.play").click().run()
+    assert explore.button(key="w.play").label == "⏸ Pause"
+    assert explore.session_state["mp.pair"] == 1
+    explore.run()  # what the fragment's timer does
+    assert explore.slider(key="w.pair").value == 2
+    assert _panel(explore, "Attention")
+    explore.button(key="w.play").click().run()
+    assert explore.button(key="w.play").label == "▶ Play"
+    explore.run()
+    assert explore.session_state["mp.pair"] == 2
+
+
+def test_scrubber_overlay_surface_and_exports(explore: AppTest) -> None:
+    frame = _panel(explore, "Frame")
+    explore.slider(key="w.pair").set_value(5).run()
+    assert _panel(explore, "Frame") != frame
+    assert all(image.captions[0].endswith("t = 5") for image in explore.get("image") if image.captions[0])
+    explore.toggle(key="w.overlay").set_value(True).run()
+    _panel(explore, "Frame Xₜ₊₁ with attention overlay")
+    explore.toggle(key="w.surface").set_value(True).run()
+    assert len(explore.get("plotly_chart")) == 3
+    explore.toggle(key="w.export").set_value(True).run()
+    labels = [button.label for button in explore.get("download_button")]
+    assert {"Panels PNG", "Values JSON"} <= set(labels)
+    assert not explore.exception
