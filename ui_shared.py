@@ -298,20 +298,28 @@ def probe_clip(kind: str, ident: str, _data: bytes | None) -> Any:
     return probe(_data if kind == "upload" else ident)
 
 
-@st.cache_resource(max_entries=2, show_spinner=False)
-def clip_data(spec: ClipSpec, device: str, _data: bytes | None = None) -> ClipData:
-    """The clip's tensors on ``device`` (shared, never mutated); raises InputError for unusable clips."""
-    clip = decode_clip(spec.kind, spec.ident, spec.sampling, _data)
+def prepare_clip(clip: Any, device: str, label: str) -> ClipData:
+    """Move a decoded clip to ``device`` and compute what does not depend on slope and shift.
+
+    Raises:
+        VideoError: the clip has fewer than 2 frames.
+    """
     count = clip.frames.shape[0]
     if count < 2:
         raise VideoError(
-            f"{spec.label} gives {count} frame with this sampling; the method needs at least 2 "
+            f"{label} gives {count} frame with this sampling; the method needs at least 2 "
             "(try an earlier start or a smaller stride)"
         )
     frames = clip.as_float(device=torch.device(device))
     difference = frame_difference(rgb_to_gray(frames))
     limit = render.symmetric_limit(difference)
     return ClipData(clip, frames, difference, limit, difference_histogram(difference))
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def clip_data(spec: ClipSpec, device: str, _data: bytes | None = None) -> ClipData:
+    """The clip's tensors on ``device`` (shared, never mutated); raises InputError for unusable clips."""
+    return prepare_clip(decode_clip(spec.kind, spec.ident, spec.sampling, _data), device, spec.label)
 
 
 def _upload_bytes(state: State, spec: ClipSpec) -> bytes | None:
@@ -371,7 +379,7 @@ def _store(widget: str, canonical: str) -> None:
     st.session_state[canonical] = st.session_state[widget]
 
 
-def _bind(canonical: str, widget: str) -> dict[str, Any]:
+def bind(canonical: str, widget: str) -> dict[str, Any]:
     """Seed ``widget`` from ``canonical`` and write back on change: kwargs for the widget call."""
     st.session_state[widget] = st.session_state[canonical]
     return {"key": widget, "on_change": _store, "args": (widget, canonical)}
@@ -391,7 +399,7 @@ def sidebar() -> tuple[ClipSpec, ClipData, MotionParams] | None:
         _param_widgets(state)
         devices = available_devices()
         if len(devices) > 1:
-            st.selectbox("Device", devices, **_bind("mp.device", "w.device"))
+            st.selectbox("Device", devices, **bind("mp.device", "w.device"))
         else:
             st.caption("Device: **CPU** (no CUDA device found)")
     loaded = current_clip(state)
@@ -407,14 +415,14 @@ def sidebar() -> tuple[ClipSpec, ClipData, MotionParams] | None:
 
 
 def _clip_widgets(state: State) -> None:
-    st.segmented_control("Clip source", SOURCES, required=True, **_bind("mp.source", "w.source"))
+    st.segmented_control("Clip source", SOURCES, required=True, **bind("mp.source", "w.source"))
     samples = list_samples()
     if state["mp.source"] == "Sample":
         if samples:
             if state["mp.sample"] is None:
                 state["mp.sample"] = samples[0].name
             titles = {s.name: s.title for s in samples}
-            st.selectbox("Sample", list(titles), format_func=titles.get, **_bind("mp.sample", "w.sample"))
+            st.selectbox("Sample", list(titles), format_func=titles.get, **bind("mp.sample", "w.sample"))
         else:
             st.caption("No sample clips are shipped: a synthetic clip is shown.")
     elif state["mp.source"] == "Upload":
@@ -422,17 +430,17 @@ def _clip_widgets(state: State) -> None:
         if state["mp.upload"] is None:
             st.caption("Showing the previous clip until a video is uploaded.")
     else:
-        st.slider("Moving objects", 1, 4, **_bind("mp.syn.objects", "w.syn.objects"))
-        st.slider("Sensor noise (std)", 0.0, 0.2, step=0.01, **_bind("mp.syn.noise", "w.syn.noise"))
-        st.slider("Lighting flicker", 0.0, 0.3, step=0.01, **_bind("mp.syn.flicker", "w.syn.flicker"))
-        st.number_input("Seed", 0, 10_000, **_bind("mp.syn.seed", "w.syn.seed"))
+        st.slider("Moving objects", 1, 4, **bind("mp.syn.objects", "w.syn.objects"))
+        st.slider("Sensor noise (std)", 0.0, 0.2, step=0.01, **bind("mp.syn.noise", "w.syn.noise"))
+        st.slider("Lighting flicker", 0.0, 0.3, step=0.01, **bind("mp.syn.flicker", "w.syn.flicker"))
+        st.number_input("Seed", 0, 10_000, **bind("mp.syn.seed", "w.syn.seed"))
     with st.expander("Sampling", expanded=False):
-        st.number_input("Start (s)", 0.0, step=0.5, **_bind("mp.start", "w.start"))
-        st.slider("Frames", 2, 128, **_bind("mp.frames", "w.frames"))
-        st.radio("Sampling", ["stride", "uniform"], horizontal=True, **_bind("mp.mode", "w.mode"))
+        st.number_input("Start (s)", 0.0, step=0.5, **bind("mp.start", "w.start"))
+        st.slider("Frames", 2, 128, **bind("mp.frames", "w.frames"))
+        st.radio("Sampling", ["stride", "uniform"], horizontal=True, **bind("mp.mode", "w.mode"))
         if state["mp.mode"] == "stride":
-            st.number_input("Stride (frames)", 1, 32, **_bind("mp.stride", "w.stride"))
-        st.select_slider("Max side (px)", MAX_SIDES, **_bind("mp.max_side", "w.max_side"))
+            st.number_input("Stride (frames)", 1, 32, **bind("mp.stride", "w.stride"))
+        st.select_slider("Max side (px)", MAX_SIDES, **bind("mp.max_side", "w.max_side"))
 
 
 def _probe_caption(state: State, spec: ClipSpec, data: ClipData) -> None:

@@ -31,7 +31,7 @@ def viewer(data: ui.ClipData, params: MotionParams, overlay: bool) -> None:
     if state["mp.playing"]:
         state["mp.pair"] = (state["mp.pair"] + 1) % data.num_pairs
     if data.num_pairs > 1:
-        scrub.slider("Frame pair t", 0, data.num_pairs - 1, **ui._bind("mp.pair", "w.pair"))
+        scrub.slider("Frame pair t", 0, data.num_pairs - 1, **ui.bind("mp.pair", "w.pair"))
     t = state["mp.pair"]
     images = ui.pair_images(data, params, t, overlay_alpha=0.5 if overlay else 0.0)
     ui.show_panels(images, t, data.limit, overlay=overlay)
