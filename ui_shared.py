@@ -59,7 +59,8 @@ DEFAULTS: dict[str, Any] = {
     "mp.source": "Sample",
     "mp.sample": None,
     "mp.upload": None,
-    "mp.clip_error": "",
+    "mp.clip_error": "",  # the requested clip does not load (cleared when it does)
+    "mp.upload_error": "",  # the last uploaded video was rejected (cleared by the next good one)
     "mp.syn.objects": 1,
     "mp.syn.noise": 0.0,
     "mp.syn.flicker": 0.0,
@@ -338,11 +339,11 @@ def apply_clip_upload(state: State, data: bytes, filename: str) -> bool:
     try:
         clip_data(spec, state["mp.device"], data)
     except InputError as err:
-        state["mp.clip_error"] = f"Could not use {filename}: {err}"
+        state["mp.upload_error"] = f"Could not use {filename}: {err}"
         return False
     state["mp.upload"] = UploadedClip(filename, digest, data)
     state["mp.source"] = "Upload"
-    state["mp.clip_error"] = ""
+    state["mp.upload_error"] = ""
     return True
 
 
@@ -361,6 +362,7 @@ def current_clip(state: State) -> tuple[ClipSpec, ClipData] | None:
         except InputError as err:
             state["mp.clip_error"] = f"Could not use {spec.label}: {err}"
         else:
+            state["mp.clip_error"] = ""
             state["mp.last_good"] = spec
             return spec, data
     last: ClipSpec | None = state["mp.last_good"]
@@ -395,6 +397,9 @@ def sidebar() -> tuple[ClipSpec, ClipData, MotionParams] | None:
     with st.sidebar:
         st.subheader("Clip")
         _clip_widgets(state)
+        loaded = current_clip(state)
+        if loaded is not None:
+            _probe_caption(state, *loaded)
         st.subheader("Parameters")
         _param_widgets(state)
         devices = available_devices()
@@ -402,12 +407,10 @@ def sidebar() -> tuple[ClipSpec, ClipData, MotionParams] | None:
             st.selectbox("Device", devices, **bind("mp.device", "w.device"))
         else:
             st.caption("Device: **CPU** (no CUDA device found)")
-    loaded = current_clip(state)
-    with st.sidebar:
-        if state["mp.clip_error"]:
-            st.error(state["mp.clip_error"])
-        if loaded is not None:
-            _probe_caption(state, *loaded)
+    for key in ("mp.upload_error", "mp.clip_error"):
+        if state[key]:
+            shown = f" Still showing {loaded[0].label}." if loaded is not None else ""
+            st.error(state[key] + shown)
     if loaded is None:
         st.info("Choose a clip in the sidebar: upload a video, or pick a sample or a synthetic clip.")
         return None
