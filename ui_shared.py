@@ -10,6 +10,7 @@ argument, so tests can call them with a plain dict.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 from collections.abc import Callable, MutableMapping
@@ -590,8 +591,6 @@ def export_videos(
     data: ClipData, params: MotionParams, progress: Callable[[float], None] | None = None
 ) -> tuple[bytes, bytes]:
     """H.264 MP4 bytes of the prompted clip and of the 4-panel clip (frame, difference, attention, prompt)."""
-    import io
-
     from mp_core.video_io import side_by_side, write_video
 
     attention = power_normalization(data.difference, params.slope, params.shift)

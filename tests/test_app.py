@@ -201,3 +201,20 @@ def test_sampling_that_gives_no_frames_keeps_the_previous_clip(explore: AppTest)
     assert _panel(explore, "Frame") == frame
     explore.number_input(key="w.start").set_value(0.0).run()
     assert not explore.error
+
+
+@needs_video_io
+def test_export_renders_h264_clips(explore: AppTest) -> None:
+    explore.toggle(key="w.export").set_value(True).run()
+    explore.button(key="w.render").click().run()
+    assert not explore.exception and not explore.error
+    labels = [button.label for button in explore.get("download_button")]
+    assert {"Prompted clip MP4", "4-panel MP4"} <= set(labels)
+    prompted, panels = explore.session_state["mp.exports"][1]
+    frames = explore.session_state["mp.frames"]
+    for data, width_factor in ((prompted, 1), (panels, 4)):
+        with av.open(io.BytesIO(data)) as container:
+            stream = container.streams.video[0]
+            assert stream.codec_context.name == "h264"
+            assert sum(1 for _ in container.decode(stream)) == frames - 1
+            assert stream.width >= width_factor * 160
