@@ -1,0 +1,267 @@
+"""MotionPromptLayer against the authors' reference layer, the method's formulas, and its own contract."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import mp_core.layer as layer_module
+from mp_core.errors import InputError, ParameterError, ShapeError
+from mp_core.layer import MotionPromptLayer, video_motion_prompts
+from mp_core.motion import power_normalization, rgb_to_gray, temporal_attention_variation
+from mp_core.params import MotionParams
+from tests.reference_vmps import ReferenceVMPs
+
+pytestmark = pytest.mark.filterwarnings("error")
+
+MEAN, STD = 0.45, 0.225
+NO_GPU = pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU")
+DEVICES = ["cpu", pytest.param("cuda", marks=NO_GPU)]
+
+
+def normalised_video(shape, seed=0, dtype=torch.float32, device="cpu", mean=MEAN, std=STD):
+    """(x - mean) / std of uniform [0, 1] pixels: the range the reference is trained on."""
+    gen = torch.Generator().manual_seed(seed)
+    pixels = torch.rand(shape, generator=gen, dtype=torch.float64)
+    return ((pixels - mean) / std).to(dtype=dtype, device=device)
+
+
+def pair(penalty_weight=0.0, m=0.3, n=-0.2, **kwargs):
+    ours = MotionPromptLayer(penalty_weight, **kwargs)
+    ref = ReferenceVMPs(penalty_weight)
+    with torch.no_grad():
+        for layer in (ours, ref):
+            layer.m.fill_(m)
+            layer.n.fill_(n)
+    return ours, ref
+
+
+def run_with_grads(layer, video, weights):
+    video = video.clone().requires_grad_(True)
+    prompts, reg = layer(video)
+    ((prompts * weights).sum() + reg).backward()
+    return prompts.detach(), torch.as_tensor(reg).detach(), video.grad, layer.m.grad, layer.n.grad
+
+
+@pytest.mark.parametrize("penalty_weight", [0.0, 0.3, 2.5])
+@pytest.mark.parametrize(
+    ("shape", "m", "n"),
+    [((2, 3, 5, 12, 10), 0.3, -0.2), ((1, 3, 9, 16, 16), 1.05, -2.67), ((3, 3, 3, 8, 8), -0.1, 0.9)],
+)
+def test_matches_reference_prompts_reg_and_grads(penalty_weight, shape, m, n):
+    ours, ref = pair(penalty_weight, m, n)
+    video = normalised_video(shape, seed=sum(shape))
+    weights = torch.randn((shape[0], 3, shape[2] - 1, *shape[3:]), generator=torch.Generator().manual_seed(1))
+    got, want = run_with_grads(ours, video, weights), run_with_grads(ref, video, weights)
+    assert (got[0] - want[0]).abs().max() <= 1e-5
+    torch.testing.assert_close(got[1], want[1], rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(got[2], want[2], rtol=1e-4, atol=1e-5)  # input
+    torch.testing.assert_close(got[3], want[3], rtol=1e-4, atol=1e-5)  # m
+    torch.testing.assert_close(got[4], want[4], rtol=1e-4, atol=1e-5)  # n
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 3 * 8 * 8 * 4 * 3, 3 * 8 * 8 * 4 * 7 * 2])
+def test_cpu_chunking_matches_reference(monkeypatch, chunk_bytes):
+    # 1 byte: one prompt per chunk; 3 frames: time chunks; 2 clips: batch chunks.
+    monkeypatch.setattr(layer_module, "_CPU_CHUNK_BYTES", chunk_bytes)
+    ours, ref = pair(0.7, 0.8, 0.1)
+    video = normalised_video((3, 3, 7, 8, 8), seed=3)
+    weights = torch.randn(3, 3, 6, 8, 8)
+    got, want = run_with_grads(ours, video, weights), run_with_grads(ref, video, weights)
+    assert (got[0] - want[0]).abs().max() <= 1e-5
+    for ours_value, ref_value in zip(got[1:], want[1:], strict=True):
+        torch.testing.assert_close(ours_value, ref_value, rtol=1e-4, atol=1e-5)
+
+
+def test_reg_is_penalty_times_temporal_attention_variation():
+    params = MotionParams(m=0.5, n=0.1)
+    layer = MotionPromptLayer(penalty_weight=1.5, color_order="RGB")
+    layer.load_state_dict({"m": torch.tensor([params.m]), "n": torch.tensor([params.n])})
+    video = normalised_video((2, 3, 6, 9, 7), seed=5)
+    prompts, reg = layer(video)
+    pixels = (video * STD + MEAN).transpose(1, 2)  # (B, T, 3, H, W), RGB in [0, 1]
+    gray = rgb_to_gray(pixels)
+    attention = power_normalization(gray[:, 1:] - gray[:, :-1], params.slope, params.shift)
+    assert reg.shape == ()
+    torch.testing.assert_close(reg, 1.5 * temporal_attention_variation(attention), rtol=1e-5, atol=1e-7)
+    # the prompt multiplies the normalised later frame, as the reference does
+    torch.testing.assert_close(prompts, attention.unsqueeze(1) * video[:, :, 1:], rtol=1e-5, atol=1e-5)
+
+
+def test_reg_is_zero_for_two_frames_and_without_penalty():
+    _, reg2 = MotionPromptLayer(penalty_weight=1.0)(normalised_video((1, 3, 2, 4, 4)))
+    _, reg0 = MotionPromptLayer()(normalised_video((1, 3, 5, 4, 4)))
+    assert reg2.shape == reg0.shape == ()
+    assert reg2.item() == 0.0 and reg0.item() == 0.0
+
+
+def test_no_grad_forward_equals_grad_forward_and_keeps_reg():
+    layer = MotionPromptLayer(penalty_weight=0.4)
+    video = normalised_video((2, 3, 5, 6, 6))
+    prompts, reg = layer(video)
+    with torch.no_grad():
+        prompts_ng, reg_ng = layer(video)
+    assert not prompts_ng.requires_grad
+    torch.testing.assert_close(prompts_ng, prompts.detach(), rtol=0, atol=0)
+    torch.testing.assert_close(reg_ng, reg.detach(), rtol=0, atol=0)
+    assert reg_ng.item() > 0
+
+
+@pytest.mark.parametrize("layout", ["BTCHW", "CTHW", "TCHW", "BTHWC", "bcthw"])
+def test_layout_round_trip_equals_bcthw_result_permuted(layout):
+    base = normalised_video((2, 3, 5, 6, 7), seed=11)
+    base_layer, _ = pair(0.5, 0.4, 0.2)
+    batched = "B" in layout.upper()
+    video = base if batched else base[0]
+    source = "BCTHW" if batched else "CTHW"
+    to_layout = [source.index(axis) for axis in layout.upper()]
+    layer, _ = pair(0.5, 0.4, 0.2, layout=layout)
+    prompts, reg = layer(video.permute(to_layout).contiguous())
+    want_prompts, want_reg = base_layer(video if batched else video.unsqueeze(0))
+    want_prompts = want_prompts if batched else want_prompts[0]
+    assert prompts.is_contiguous()
+    torch.testing.assert_close(prompts, want_prompts.permute(to_layout), rtol=0, atol=0)
+    torch.testing.assert_close(reg, want_reg, rtol=1e-6, atol=0)
+
+
+def test_non_contiguous_input_and_grad():
+    layer, _ = pair(0.5, 0.4, 0.2)
+    video = normalised_video((2, 5, 3, 6, 7)).transpose(1, 2)  # BCTHW view of BTCHW memory
+    got = run_with_grads(layer, video, torch.ones(2, 3, 4, 6, 7).transpose(1, 2).contiguous().transpose(1, 2))
+    layer.m.grad = layer.n.grad = None
+    want = run_with_grads(layer, video.contiguous(), torch.ones(2, 3, 4, 6, 7))
+    for g, w in zip(got, want, strict=True):
+        torch.testing.assert_close(g, w, rtol=1e-6, atol=1e-6)
+
+
+def test_rgb_input_with_rgb_order_gives_flipped_bgr_result():
+    bgr = normalised_video((2, 3, 4, 6, 6), seed=2)
+    bgr_layer, _ = pair(0.5, 0.7, -0.3)
+    rgb_layer, _ = pair(0.5, 0.7, -0.3, color_order="RGB")
+    want, want_reg = bgr_layer(bgr)
+    got, got_reg = rgb_layer(bgr.flip(1))
+    torch.testing.assert_close(got, want.flip(1), rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(got_reg, want_reg, rtol=1e-6, atol=1e-8)
+    wrong, _ = bgr_layer(bgr.flip(1))  # reading RGB as BGR changes the luma, so the result
+    assert (wrong - want.flip(1)).abs().max() > 1e-3
+
+
+def test_per_channel_mean_and_std():
+    mean, std = (0.406, 0.456, 0.485), (0.225, 0.224, 0.229)  # BGR order of the ImageNet values
+    layer, _ = pair(0.0, 0.2, 0.1, mean=mean, std=std)
+    video = normalised_video((1, 3, 4, 5, 5), seed=4)
+    prompts, _ = layer(video)
+    pixels_bgr = video * torch.tensor(std).view(3, 1, 1, 1) + torch.tensor(mean).view(3, 1, 1, 1)
+    gray = rgb_to_gray(pixels_bgr.flip(1).transpose(1, 2))  # (1, T, H, W)
+    params = layer.params
+    attention = power_normalization(gray[:, 1:] - gray[:, :-1], params.slope, params.shift)
+    torch.testing.assert_close(prompts, attention.unsqueeze(1) * video[:, :, 1:], rtol=1e-5, atol=1e-5)
+    scalar, _ = pair(0.0, 0.2, 0.1)
+    same, _ = pair(0.0, 0.2, 0.1, mean=(MEAN,) * 3, std=[STD] * 3)
+    torch.testing.assert_close(same(video)[0], scalar(video)[0], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize(("dtype", "atol"), [(torch.float16, 3e-3), (torch.bfloat16, 2e-2)])
+def test_half_precision_close_to_float32(device, dtype, atol):
+    layer, _ = pair(1.0, 0.0, 0.1)  # m = 0: the steepest slope (50), where half precision would saturate
+    layer = layer.to(device)
+    video = normalised_video((2, 3, 5, 16, 16), seed=6, device=device).to(dtype)
+    prompts, reg = layer(video)
+    want, want_reg = layer(video.float())
+    assert prompts.dtype == dtype and prompts.device.type == device
+    assert reg.dtype == torch.float32
+    torch.testing.assert_close(prompts.float(), want, rtol=0, atol=atol)
+    torch.testing.assert_close(reg, want_reg, rtol=1e-4, atol=1e-6)
+    video.requires_grad_(True)
+    prompts, reg = layer(video)
+    (prompts.float().sum() + reg).backward()
+    assert video.grad.dtype == dtype and torch.isfinite(video.grad).all()
+    assert torch.isfinite(layer.m.grad).all() and torch.isfinite(layer.n.grad).all()
+
+
+def test_does_not_modify_input_in_place():
+    layer = MotionPromptLayer(penalty_weight=1.0)
+    video = normalised_video((2, 3, 4, 5, 5)).requires_grad_(True)
+    before, version = video.detach().clone(), video._version
+    prompts, reg = layer(video)
+    (prompts.sum() + reg).backward()
+    assert video._version == version
+    torch.testing.assert_close(video.detach(), before, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(("layout", "penalty_weight"), [("BCTHW", 0.0), ("BCTHW", 1.3), ("TCHW", 0.8)])
+def test_gradcheck_float64_over_input_m_n(layout, penalty_weight):
+    spec = {"penalty_weight": penalty_weight, "layout": layout}
+    shape = (2, 3, 4, 3, 4) if layout == "BCTHW" else (4, 3, 3, 2)
+    video = normalised_video(shape, seed=8, dtype=torch.float64).requires_grad_(True)
+    m = torch.tensor([0.9], dtype=torch.float64, requires_grad=True)
+    n = torch.tensor([-0.05], dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda v, a, b: video_motion_prompts(v, a, b, **spec), (video, m, n))
+    assert torch.autograd.gradcheck(lambda a, b: video_motion_prompts(video.detach(), a, b, **spec), (m, n))
+
+
+def test_reg_alone_backpropagates():
+    layer = MotionPromptLayer(penalty_weight=2.0)
+    _, reg = layer(normalised_video((1, 3, 5, 6, 6)))
+    reg.backward()
+    assert layer.m.grad is not None and layer.m.grad.abs().item() > 0
+
+
+def test_state_dict_and_reference_checkpoint_loading():
+    layer = MotionPromptLayer()
+    assert set(layer.state_dict()) == {"m", "n"}
+    assert layer.m.shape == layer.n.shape == (1,)
+    model_state = {
+        "backbone.conv.weight": torch.zeros(2, 2),
+        "vmps.m": torch.tensor([1.05]),
+        "vmps.n": torch.tensor([-2.67]),
+    }
+    prefix = "vmps."
+    own = {key.removeprefix(prefix): value for key, value in model_state.items() if key.startswith(prefix)}
+    layer.load_state_dict(own)
+    assert layer.params.m == pytest.approx(1.05) and layer.params.n == pytest.approx(-2.67)
+    assert layer.params.slope == pytest.approx(MotionParams(1.05, -2.67).slope, rel=1e-6)
+    ref = ReferenceVMPs()
+    ref.load_state_dict(layer.state_dict())  # and the reverse direction
+
+
+@pytest.mark.parametrize(
+    ("video", "match"),
+    [
+        (torch.zeros(3, 4, 5, 5), r"5 dimensions \(BCTHW\), got shape \[3, 4, 5, 5\]"),
+        (torch.zeros(1, 4, 3, 5, 5), r"3 channels .* got shape \[1, 4, 3, 5, 5\]"),
+        (torch.zeros(1, 3, 1, 5, 5), r"at least 2 frames .* got shape \[1, 3, 1, 5, 5\]"),
+        (torch.zeros(1, 3, 3, 5, 5, dtype=torch.uint8), r"floating .* \(shape \[1, 3, 3, 5, 5\]\)"),
+        ([[0.0]], "torch.Tensor"),
+    ],
+)
+def test_bad_input_raises_shape_error_with_shape(video, match):
+    with pytest.raises(ShapeError, match=match) as info:
+        MotionPromptLayer()(video)
+    assert isinstance(info.value, InputError)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"layout": "BCTHX"},
+        {"layout": "BCTH"},
+        {"layout": 5},
+        {"color_order": "RGBA"},
+        {"color_order": "RRB"},
+        {"std": 0.0},
+        {"std": (0.2, 0.2)},
+        {"mean": float("nan")},
+        {"penalty_weight": float("inf")},
+    ],
+)
+def test_bad_configuration_raises_parameter_error(kwargs):
+    with pytest.raises(ParameterError):
+        MotionPromptLayer(**kwargs)
+
+
+def test_params_property_and_repr():
+    layer, _ = pair(0.0, 1.05, -2.67, layout="btchw")
+    assert layer.params.m == pytest.approx(1.05) and layer.params.n == pytest.approx(-2.67)
+    assert "layout='BTCHW'" in repr(layer) and "color_order='BGR'" in repr(layer)
