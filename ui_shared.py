@@ -257,7 +257,7 @@ def clip_spec(state: State) -> ClipSpec | None:
     return ClipSpec("synthetic", json.dumps(options, sort_keys=True), label, sampling)
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
+@st.cache_data(max_entries=4, show_spinner=False)
 def decode_clip(
     kind: str, ident: str, sampling: tuple[float, int, str, int, int], _data: bytes | None
 ) -> Any:
