@@ -133,44 +133,72 @@ def _chunks(x5: Tensor) -> Iterator[tuple[slice, slice]]:
 
 
 def _luma_difference(
-    x5: Tensor, weights: Sequence[float | Tensor], dtype: torch.dtype, out: Tensor | None = None
+    x5: Tensor, weights: Sequence[float | Tensor], gray: Tensor, out: Tensor | None = None
 ) -> Tensor:
-    """``sum_c w_c (x_{c,t+1} - x_{c,t})`` of (B, C, T, H, W) frames, shape (B, T-1, H, W), in ``dtype``."""
-    gray = x5[:, 0].to(dtype) * weights[0]
-    for c in range(1, x5.shape[1]):
+    """``sum_c w_c (x_{c,t+1} - x_{c,t})`` of (B, C, T, H, W) frames into ``out``, (B, T-1, H, W).
+
+    ``gray`` is scratch of shape (B, T, H, W) in the compute dtype.
+    """
+    for c in range(x5.shape[1]):
         weight = weights[c]
-        if isinstance(weight, Tensor):
+        if c == 0:
+            torch.mul(x5[:, 0], weight, out=gray)
+        elif isinstance(weight, Tensor):
             gray.addcmul_(x5[:, c], weight)
         else:
             gray.add_(x5[:, c], alpha=weight)
     return torch.sub(gray[:, 1:], gray[:, :-1], out=out)
 
 
+class _Scratch:
+    """Reusable flat buffers, viewed at the shape each chunk needs (chunks differ only at the end)."""
+
+    def __init__(self, like: Tensor, dtype: torch.dtype) -> None:
+        self.like, self.dtype, self.buffers = like, dtype, {}
+
+    def get(self, name: str, shape: tuple[int, ...]) -> Tensor:
+        numel = math.prod(shape)
+        buffer = self.buffers.get(name)
+        if buffer is None or buffer.numel() < numel:
+            buffer = self.buffers[name] = self.like.new_empty(numel, dtype=self.dtype)
+        return buffer[:numel].view(shape)
+
+
 class _MotionPrompts(torch.autograd.Function):
-    """prompts, R = f(video, slope, shift) with a backward that recomputes D instead of saving it."""
+    """prompts, reg = f(video, slope, shift); the backward recomputes D from the video instead of saving it.
+
+    Saved for backward: the video (not copied) and the attention (B, T-1, H, W), only when needed.
+    """
 
     @staticmethod
     def forward(ctx, video: Tensor, slope: Tensor, shift: Tensor, spec: _Spec, keep: bool):  # type: ignore[override]
-        layout = spec.layout
-        t_dim = layout.index("T")
+        t_dim = spec.layout.index("T")
         out = video.new_empty((*video.shape[:t_dim], video.shape[t_dim] - 1, *video.shape[t_dim + 1 :]))
-        x5, out5 = _as_bcthw(video, layout), _as_bcthw(out, layout)
+        x5, out5 = _as_bcthw(video, spec.layout), _as_bcthw(out, spec.layout)
         batch, channels, frames, height, width = x5.shape
-        cdtype = slope.dtype
+        scratch = _Scratch(x5, slope.dtype)
         shift_scaled = slope * shift
-        attention = x5.new_empty((batch, frames - 1, height, width), dtype=cdtype) if keep else None
+        attention = x5.new_empty((batch, frames - 1, height, width), dtype=slope.dtype) if keep else None
         weights = [slope * k for k in spec.gray_coeffs]  # a * w_c * std_c: D comes out scaled by a
+        with_reg = spec.reg_weight != 0.0 and attention is not None and frames > 2
+        squares: list[Tensor] = []
         for bs, ts in _chunks(x5):
             xc = x5[bs, :, ts]
-            target = None if attention is None else attention[bs, ts.start : ts.stop - 1]
-            z = _luma_difference(xc, weights, cdtype, out=target).sub_(shift_scaled).sigmoid_()
-            pc = out5[bs, :, ts.start : ts.stop - 1]
+            nb, nt = xc.shape[0], xc.shape[2]
+            prompts = slice(ts.start, ts.stop - 1)
+            gray = scratch.get("gray", (nb, nt, height, width))
+            z = scratch.get("z", (nb, nt - 1, height, width)) if attention is None else attention[bs, prompts]
+            _luma_difference(xc, weights, gray, out=z).sub_(shift_scaled).sigmoid_()
             for c in range(channels):
-                torch.mul(z, xc[:, c, 1:], out=pc[:, c])
-        reg = torch.zeros((), dtype=cdtype, device=video.device)
-        if spec.reg_weight != 0.0 and attention is not None and frames > 2:
-            step = attention[:, 1:] - attention[:, :-1]
-            reg = step.square_().sum() * (spec.reg_weight / (batch * height * width * (frames - 2)))
+                torch.mul(z, xc[:, c, 1:], out=out5[bs, c, prompts])
+            if with_reg:  # steps A_{p+1} - A_p ending in this chunk, while its maps are in cache
+                maps = attention[bs, max(prompts.start - 1, 0) : prompts.stop]
+                if maps.shape[1] > 1:
+                    step = scratch.get("step", (nb, maps.shape[1] - 1, height, width))
+                    squares.append(torch.sub(maps[:, 1:], maps[:, :-1], out=step).square_().sum())
+        reg = torch.zeros((), dtype=slope.dtype, device=video.device)
+        if squares:
+            reg = torch.stack(squares).sum() * (spec.reg_weight / (batch * height * width * (frames - 2)))
         ctx.spec = spec
         if keep:
             ctx.save_for_backward(video, slope, shift, attention)
@@ -181,40 +209,98 @@ class _MotionPrompts(torch.autograd.Function):
     def backward(ctx, grad_out: Tensor | None, grad_reg: Tensor | None):  # type: ignore[override]
         video, slope, shift, attention = ctx.saved_tensors
         spec: _Spec = ctx.spec
+        need_video, need_slope, need_shift = ctx.needs_input_grad[:3]
         x5 = _as_bcthw(video, spec.layout)
-        batch, channels, frames, height, width = x5.shape
-        cdtype = attention.dtype
-        grad_att = torch.zeros_like(attention)
-        if grad_out is not None:
-            g5 = _as_bcthw(grad_out, spec.layout)
-            for c in range(channels):
-                grad_att.addcmul_(g5[:, c], x5[:, c, 1:])
+        g5 = None if grad_out is None else _as_bcthw(grad_out, spec.layout)
+        batch, _, frames, height, width = x5.shape
+        scratch = _Scratch(x5, attention.dtype)
+        reg_scale = None
         if grad_reg is not None and spec.reg_weight != 0.0 and frames > 2:
-            scale = 2.0 * spec.reg_weight / (batch * height * width * (frames - 2))
-            step = (attention[:, 1:] - attention[:, :-1]).mul_(grad_reg * scale)
-            grad_att[:, 1:].add_(step)
-            grad_att[:, :-1].sub_(step)
-        grad_z = torch.ops.aten.sigmoid_backward(grad_att, attention)
-        del grad_att
-        grad_video = grad_slope = grad_shift = None
-        if ctx.needs_input_grad[1]:
-            centred = _luma_difference(x5, spec.gray_coeffs, cdtype).sub_(shift)
-            grad_slope = centred.mul_(grad_z).sum().reshape(slope.shape)
-            del centred
-        if ctx.needs_input_grad[2]:
-            grad_shift = -(grad_z.sum() * slope)
-        if ctx.needs_input_grad[0]:
-            grad_diff = grad_z.mul_(slope)
-            grad_gray = grad_diff.new_zeros((batch, frames, height, width))
-            grad_gray[:, 1:] = grad_diff
-            grad_gray[:, :-1].sub_(grad_diff)
+            reg_scale = grad_reg * (2.0 * spec.reg_weight / (batch * height * width * (frames - 2)))
+        grad_video = None
+        if need_video:
             grad_video = torch.empty_like(video, memory_format=torch.contiguous_format)
             gx5 = _as_bcthw(grad_video, spec.layout)
-            for c in range(channels):
-                torch.mul(grad_gray, spec.gray_coeffs[c], out=gx5[:, c])
-                if grad_out is not None:
-                    gx5[:, c, 1:].addcmul_(g5[:, c], attention)
+        slope_terms, shift_terms = [], []
+        carry = None  # d loss / d D of the previous chunk's last prompt (time chunks only)
+        for bs, ts in _chunks(x5):
+            xc = x5[bs, :, ts]
+            nb, nt = xc.shape[0], xc.shape[2]
+            p0, p1 = ts.start, ts.stop - 1  # prompts [p0, p1) of frames [p0, p1]
+            grad_z = scratch.get("grad_z", (nb, nt - 1, height, width))
+            _grad_attention(grad_z, g5, xc, attention, bs, p0, p1, reg_scale)
+            att = attention[bs, p0:p1]
+            torch.ops.aten.sigmoid_backward.grad_input(grad_z, att, grad_input=grad_z)
+            if need_slope:
+                gray = scratch.get("gray", (nb, nt, height, width))
+                centred = _luma_difference(xc, spec.gray_coeffs, gray, scratch.get("d", grad_z.shape))
+                slope_terms.append(centred.sub_(shift).mul_(grad_z).sum())
+            if need_shift:
+                shift_terms.append(grad_z.sum())
+            if need_video:
+                carry = _grad_video_chunk(gx5, grad_z.mul_(slope), g5, attention, spec, bs, p0, p1, carry)
+        grad_slope = torch.stack(slope_terms).sum().reshape(slope.shape) if need_slope else None
+        grad_shift = -(torch.stack(shift_terms).sum() * slope) if need_shift else None
         return grad_video, grad_slope, grad_shift, None, None
+
+
+def _grad_attention(
+    out: Tensor, g5: Tensor | None, xc: Tensor, attention: Tensor, bs: slice, p0: int, p1: int, reg_scale
+) -> None:
+    """d loss / d A for prompts [p0, p1) of batch ``bs``: from the prompts and from the regulariser."""
+    if g5 is None:
+        out.zero_()
+    for c in range(xc.shape[1] if g5 is not None else 0):
+        if c == 0:
+            torch.mul(g5[bs, 0, p0:p1], xc[:, 0, 1:], out=out)
+        else:
+            out.addcmul_(g5[bs, c, p0:p1], xc[:, c, 1:])
+    if reg_scale is None:
+        return
+    last = attention.shape[1] - 1  # index of the last prompt
+    lo, hi = max(p0 - 1, 0), min(p1 + 1, last + 1)  # neighbours of the chunk's attention maps
+    ext = attention[bs, lo:hi]
+    step = (ext[:, 1:] - ext[:, :-1]).mul_(reg_scale)  # step[j] = A[lo+j+1] - A[lo+j], scaled
+    first = max(p0, 1)  # prompts p >= 1 get + step[p-1]
+    out[:, first - p0 :].add_(step[:, first - 1 - lo : p1 - 1 - lo])
+    stop = min(p1, last)  # prompts p < last get - step[p]
+    out[:, : stop - p0].sub_(step[:, p0 - lo : stop - lo])
+
+
+def _grad_video_chunk(
+    gx5: Tensor,
+    grad_diff: Tensor,
+    g5: Tensor | None,
+    attention: Tensor,
+    spec: _Spec,
+    bs: slice,
+    p0: int,
+    p1: int,
+    carry: Tensor | None,
+) -> Tensor:
+    """Write d loss / d video for frames [p0, p1) (and p1 if it is the last frame); return the carry.
+
+    Frame f gets ``k_c (dD_{f-1} - dD_f)`` through the difference and ``g_{f-1} A_{f-1}`` through the
+    prompt; dD_{p0-1} comes from the previous chunk (``carry``), frame p1 is written by the next chunk.
+    """
+    nb, count = grad_diff.shape[:2]
+    frames = attention.shape[1] + 1
+    is_last = p1 == frames - 1
+    per_frame = grad_diff.new_zeros((nb, count + 1, *grad_diff.shape[2:]))
+    per_frame[:, :count].sub_(grad_diff)
+    per_frame[:, 1:].add_(grad_diff)
+    if p0 > 0 and carry is not None:
+        per_frame[:, 0].add_(carry)
+    stop = p1 + 1 if is_last else p1
+    for c in range(gx5.shape[1]):
+        target = gx5[bs, c, p0:stop]
+        torch.mul(per_frame[:, : stop - p0], spec.gray_coeffs[c], out=target)
+        if g5 is not None:
+            start = max(p0, 1)  # frames f >= 1 are prompted by A_{f-1}
+            gx5[bs, c, start:stop].addcmul_(
+                g5[bs, c, start - 1 : stop - 1], attention[bs, start - 1 : stop - 1]
+            )
+    return grad_diff[:, -1].clone()
 
 
 def video_motion_prompts(
