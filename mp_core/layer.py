@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
 
 from mp_core.errors import ParameterError, ShapeError
 from mp_core.params import MotionParams
@@ -142,7 +143,10 @@ def _luma_difference(
     for c in range(x5.shape[1]):
         weight = weights[c]
         if c == 0:
-            torch.mul(x5[:, 0], weight, out=gray)
+            if isinstance(weight, Tensor) or x5.dtype == gray.dtype:
+                torch.mul(x5[:, 0], weight, out=gray)
+            else:  # a Python weight would make a half-precision product
+                gray.copy_(x5[:, 0]).mul_(weight)
         elif isinstance(weight, Tensor):
             gray.addcmul_(x5[:, c], weight)
         else:
@@ -206,6 +210,7 @@ class _MotionPrompts(torch.autograd.Function):
         return out, reg
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad_out: Tensor | None, grad_reg: Tensor | None):  # type: ignore[override]
         video, slope, shift, attention = ctx.saved_tensors
         spec: _Spec = ctx.spec
@@ -333,6 +338,9 @@ def video_motion_prompts(
     Returns:
         ``(prompts, reg)``: prompts in ``layout`` with T-1 frames and the video's dtype; reg a 0-dim tensor
         (float32 for half-precision input).
+
+    Gradients flow to ``video``, ``m`` and ``n`` through a hand-written backward; double backward
+    (``create_graph=True`` through this function) is not supported.
 
     Raises:
         ShapeError: the video's rank, channel count (3) or frame count (>= 2) is wrong.

@@ -60,6 +60,19 @@ def test_matches_reference_prompts_reg_and_grads(penalty_weight, shape, m, n):
     torch.testing.assert_close(got[4], want[4], rtol=1e-4, atol=1e-5)  # n
 
 
+@pytest.mark.parametrize("device", DEVICES)
+def test_matches_reference_on_device(device):
+    ours, ref = pair(0.9, 0.6, -0.4)
+    ours, ref = ours.to(device), ref.to(device)
+    video = normalised_video((2, 3, 6, 20, 24), seed=12, device=device)
+    weights = torch.randn((2, 3, 5, 20, 24), device=device)
+    got, want = run_with_grads(ours, video, weights), run_with_grads(ref, video, weights)
+    assert got[0].device.type == device and got[1].device.type == device
+    assert (got[0] - want[0]).abs().max() <= 1e-5
+    for ours_value, ref_value in zip(got[1:], want[1:], strict=True):
+        torch.testing.assert_close(ours_value, ref_value, rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.parametrize("chunk_bytes", [1, 3 * 8 * 8 * 4 * 3, 3 * 8 * 8 * 4 * 7 * 2])
 def test_cpu_chunking_matches_reference(monkeypatch, chunk_bytes):
     # 1 byte: one prompt per chunk; 3 frames: time chunks; 2 clips: batch chunks.
