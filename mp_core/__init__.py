@@ -11,6 +11,7 @@ from mp_core.errors import (
     ShapeError,
     VideoError,
 )
+from mp_core.layer import MotionPromptLayer, video_motion_prompts
 from mp_core.motion import (
     MotionIntermediates,
     attention_variation,
@@ -30,6 +31,7 @@ __all__ = [
     "InputError",
     "MotionIntermediates",
     "MotionParams",
+    "MotionPromptLayer",
     "ParameterError",
     "Preset",
     "ShapeError",
@@ -42,4 +44,5 @@ __all__ = [
     "power_normalization",
     "rgb_to_gray",
     "temporal_attention_variation",
+    "video_motion_prompts",
 ]
