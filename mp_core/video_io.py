@@ -1,16 +1,444 @@
-"""Reading and writing video with PyAV (STUB: owned by the clips issue).
+"""Reading and writing video with PyAV: bounded-memory decoding, browser-playable H.264 export.
 
-Contract:
-    Clip: frozen dataclass; frames uint8 tensor [T,H,W,3] RGB; fps float > 0; timestamps tuple[float,...];
-          name str; original_size (height, width); codec str; warnings tuple[str, ...]
-          .as_float(device=None, dtype=torch.float32) -> [T,3,H,W] in [0,1]
-    read_clip(source, *, max_frames=None, stride=1, start=0.0, max_side=None) -> Clip
-        source: str | Path | bytes | binary file object
-    read_clip_uniform(source, num_frames, *, start=0.0, end=None, max_side=None) -> Clip
-    VideoInfo: duration (s), fps, frame_count, frame_count_exact: bool, width, height, codec, name
-    probe(source) -> VideoInfo
-    write_video(path_or_file, frames [T,H,W,3] uint8 (tensor or ndarray), fps, *, progress=None) -> None
-        progress: Callable[[int, int], None] called with (frames_done, total)
-    write_gif(path_or_file, frames, fps) -> None
-    side_by_side(panels: Sequence[[T,H,W,3] uint8], *, gap=4) -> [T,H,W_total,3]
+Sources are a path, bytes or a binary file object (uploads arrive as those). Every problem caused by the
+input raises :class:`mp_core.errors.VideoError` (an ``InputError``) with a message naming the source.
 """
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import BinaryIO
+
+import av
+import numpy as np
+import torch
+from torch import Tensor
+
+from mp_core.errors import ShapeError, VideoError
+
+__all__ = [
+    "Clip",
+    "VideoInfo",
+    "probe",
+    "read_clip",
+    "read_clip_uniform",
+    "side_by_side",
+    "write_gif",
+    "write_video",
+]
+
+VideoSource = str | os.PathLike | bytes | BinaryIO
+#: Used when a container states no frame rate (some AVI/MKV files); said in the clip's warnings.
+FALLBACK_FPS = 25.0
+
+
+@dataclass(frozen=True, eq=False)
+class Clip:
+    """Decoded RGB frames and what is known about where they came from.
+
+    Attributes:
+        frames: uint8 tensor of shape :math:`(T, H, W, 3)`, RGB, on the CPU.
+        fps: frames per second of the source (> 0).
+        timestamps: presentation time in seconds of each kept frame.
+        name: the source's file name (or ``"upload"``).
+        original_size: ``(height, width)`` before any downscaling.
+        codec: the video codec's name, e.g. ``"h264"``.
+        warnings: problems that did not stop decoding (e.g. a truncated file).
+    """
+
+    frames: Tensor
+    fps: float
+    timestamps: tuple[float, ...]
+    name: str
+    original_size: tuple[int, int]
+    codec: str
+    warnings: tuple[str, ...] = ()
+
+    def as_float(
+        self, device: torch.device | str | None = None, dtype: torch.dtype = torch.float32
+    ) -> Tensor:
+        """Frames as :math:`(T, 3, H, W)` in [0, 1], the layout of :mod:`mp_core.motion`."""
+        return self.frames.to(device=device).permute(0, 3, 1, 2).to(dtype).div_(255)
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What :func:`probe` learns from a container's headers (no full decode)."""
+
+    duration: float
+    fps: float
+    frame_count: int
+    frame_count_exact: bool
+    width: int
+    height: int
+    codec: str
+    name: str
+
+
+def _source_name(source: VideoSource) -> str:
+    if isinstance(source, (str, os.PathLike)):
+        return Path(source).name
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return "upload"
+    return Path(str(getattr(source, "name", "upload"))).name
+
+
+@contextmanager
+def _open_input(source: VideoSource) -> Iterator[tuple[av.container.InputContainer, str]]:
+    """Open a container for reading; refuse missing, empty and non-video sources with a VideoError."""
+    name = _source_name(source)
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.is_file():
+            raise VideoError(f"{path}: no such file")
+        if path.stat().st_size == 0:
+            raise VideoError(f"{name}: the file is empty (0 bytes)")
+        target: str | BinaryIO = str(path)
+    elif isinstance(source, (bytes, bytearray, memoryview)):
+        if len(source) == 0:
+            raise VideoError(f"{name}: the file is empty (0 bytes)")
+        target = io.BytesIO(bytes(source))
+    else:
+        source.seek(0, io.SEEK_END)
+        if source.tell() == 0:
+            raise VideoError(f"{name}: the file is empty (0 bytes)")
+        source.seek(0)
+        target = source
+    try:
+        container = av.open(target, mode="r")
+    except (av.FFmpegError, UnicodeDecodeError) as err:
+        raise VideoError(f"{name}: not a video file PyAV/FFmpeg can read ({err})") from err
+    try:
+        if not container.streams.video:
+            kinds = sorted({s.type for s in container.streams}) or ["no streams"]
+            raise VideoError(f"{name}: no video stream (found {', '.join(kinds)}): is it an audio file?")
+        yield container, name
+    finally:
+        container.close()
+
+
+def _stream_fps(stream: av.video.stream.VideoStream) -> float | None:
+    for rate in (stream.average_rate, stream.guessed_rate, stream.base_rate):
+        if rate is not None and rate > 0 and math.isfinite(float(rate)):
+            return float(rate)
+    return None
+
+
+def _scaled_size(height: int, width: int, max_side: int | None) -> tuple[int, int]:
+    """Size after shrinking so that the longer side is at most ``max_side`` (never enlarges)."""
+    if max_side is None or max(height, width) <= max_side:
+        return height, width
+    if max_side < 2:
+        raise VideoError(f"max_side must be at least 2 pixels, got {max_side}")
+    scale = max_side / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def _decode(
+    source: VideoSource,
+    keep: Callable[[int, float], int],
+    *,
+    start: float,
+    max_side: int | None,
+    done: Callable[[int], bool],
+) -> Clip:
+    """Decode from ``start``; ``keep(index, time)`` says how many copies of each frame to keep."""
+    frames: list[np.ndarray] = []
+    times: list[float] = []
+    warnings: list[str] = []
+    with _open_input(source) as (container, name):
+        stream = container.streams.video[0]
+        fps = _stream_fps(stream)
+        if fps is None:
+            warnings.append(f"the file states no frame rate; assuming {FALLBACK_FPS:g} fps")
+            fps = FALLBACK_FPS
+        codec = stream.codec_context.name
+        original = (stream.codec_context.height, stream.codec_context.width)
+        size: tuple[int, int] | None = None  # output (height, width), fixed by the first kept frame
+        if start > 0:
+            try:
+                container.seek(int(start * av.time_base), backward=True)
+            except av.FFmpegError:
+                container.seek(0)  # unseekable input: decode from the start and skip
+        index = 0
+        try:
+            for frame in container.decode(stream):
+                time = frame.time if frame.time is not None else index / fps
+                if time < start - 0.5 / fps:
+                    continue
+                copies = keep(index, time)
+                index += 1
+                if copies:
+                    if size is None:
+                        original = (frame.height, frame.width)
+                        size = _scaled_size(*original, max_side)
+                    height, width = size
+                    rgb = frame.to_ndarray(format="rgb24", height=height, width=width, interpolation="AREA")
+                    frames.extend([rgb] * copies)
+                    times.extend([time] * copies)
+                if done(len(frames)):
+                    break
+        except av.FFmpegError as err:
+            if not frames:
+                raise VideoError(f"{name}: no decodable frame ({err})") from err
+            warnings.append(f"decoding stopped after {len(frames)} frames: the file looks truncated ({err})")
+    if not frames:
+        if start > 0:
+            raise VideoError(f"{name}: no frame at or after start = {start:g} s")
+        raise VideoError(f"{name}: no decodable frame")
+    return Clip(
+        frames=torch.from_numpy(np.stack(frames)),
+        fps=fps,
+        timestamps=tuple(times),
+        name=name,
+        original_size=original,
+        codec=codec,
+        warnings=tuple(warnings),
+    )
+
+
+def read_clip(
+    source: VideoSource,
+    *,
+    max_frames: int | None = None,
+    stride: int = 1,
+    start: float = 0.0,
+    max_side: int | None = None,
+) -> Clip:
+    """Decode a clip to RGB uint8 frames, keeping only what is asked for.
+
+    Args:
+        source: path, bytes or binary file object.
+        max_frames: stop decoding once this many frames are kept (memory stays bounded by them).
+        stride: keep every ``stride``-th frame.
+        start: seek to this time in seconds first.
+        max_side: shrink (area interpolation, aspect kept) so the longer side is at most this.
+
+    Returns:
+        A :class:`Clip` with frames :math:`(T, H, W, 3)`.
+
+    Raises:
+        VideoError: missing/empty/unreadable file, no video stream, no decodable frame.
+
+    Example:
+        >>> import io
+        >>> buffer = io.BytesIO()
+        >>> write_video(buffer, torch.zeros(10, 32, 48, 3, dtype=torch.uint8), fps=10)
+        >>> clip = read_clip(buffer.getvalue(), max_frames=4, stride=2, max_side=24)
+        >>> tuple(clip.frames.shape), clip.fps, clip.timestamps
+        ((4, 16, 24, 3), 10.0, (0.0, 0.2, 0.4, 0.6))
+    """
+    if stride < 1:
+        raise VideoError(f"stride must be >= 1, got {stride}")
+    if max_frames is not None and max_frames < 1:
+        raise VideoError(f"max_frames must be >= 1, got {max_frames}")
+    if not (math.isfinite(start) and start >= 0):
+        raise VideoError(f"start must be a time >= 0 in seconds, got {start}")
+    limit = max_frames if max_frames is not None else math.inf
+    return _decode(
+        source,
+        lambda index, _: int(index % stride == 0),
+        start=start,
+        max_side=max_side,
+        done=lambda kept: kept >= limit,
+    )
+
+
+def read_clip_uniform(
+    source: VideoSource,
+    num_frames: int,
+    *,
+    start: float = 0.0,
+    end: float | None = None,
+    max_side: int | None = None,
+) -> Clip:
+    """Decode ``num_frames`` frames evenly spaced in time over ``[start, end]`` (end defaults to the end).
+
+    As training pipelines sample long clips: target times ``linspace(start, end_of_last_frame, num_frames)``,
+    each taking the frame on screen at that time (the index truncation of PySlowFast's sampler); a frame
+    repeats when the span holds fewer frames than asked for.
+
+    Example:
+        >>> import io
+        >>> buffer = io.BytesIO()
+        >>> write_video(buffer, torch.zeros(50, 16, 16, 3, dtype=torch.uint8), fps=10)
+        >>> read_clip_uniform(buffer.getvalue(), 5).timestamps
+        (0.0, 1.2, 2.4, 3.6, 4.9)
+    """
+    if num_frames < 1:
+        raise VideoError(f"num_frames must be >= 1, got {num_frames}")
+    info = probe(source)
+    last = info.duration - 1.0 / info.fps if info.duration > 0 else start
+    stop = min(end, last) if end is not None else last
+    if end is not None and end < start:
+        raise VideoError(f"end ({end:g} s) must not be before start ({start:g} s)")
+    stop = max(stop, start)
+    targets = np.linspace(start, stop, num_frames) if num_frames > 1 else np.array([start])
+    period = 1.0 / info.fps
+    cursor = 0
+
+    def keep(_: int, time: float) -> int:
+        nonlocal cursor
+        first = cursor
+        # This frame is on screen over [time, time + period): it serves every target in there.
+        while cursor < num_frames and targets[cursor] < time + period - 1e-6:
+            cursor += 1
+        return cursor - first
+
+    return _decode(source, keep, start=start, max_side=max_side, done=lambda _: cursor >= num_frames)
+
+
+def probe(source: VideoSource) -> VideoInfo:
+    """Duration, fps, frame count, size and codec from the headers, without decoding the video.
+
+    The frame count is exact when the container indexes it (MP4, MOV, most MKV), else it is
+    ``round(duration * fps)`` and ``frame_count_exact`` is False.
+
+    Example:
+        >>> import io
+        >>> buffer = io.BytesIO()
+        >>> write_video(buffer, torch.zeros(12, 20, 30, 3, dtype=torch.uint8), fps=24)
+        >>> info = probe(buffer.getvalue())
+        >>> info.frame_count, info.frame_count_exact, info.width, info.height, info.codec, info.fps
+        (12, True, 30, 20, 'h264', 24.0)
+    """
+    with _open_input(source) as (container, name):
+        stream = container.streams.video[0]
+        fps = _stream_fps(stream) or FALLBACK_FPS
+        if stream.duration is not None and stream.time_base is not None:
+            duration = float(stream.duration * stream.time_base)
+        elif container.duration is not None:
+            duration = container.duration / av.time_base
+        else:
+            duration = 0.0
+        exact = stream.frames > 0
+        count = stream.frames if exact else round(duration * fps)
+        width, height = stream.codec_context.width, stream.codec_context.height
+        return VideoInfo(duration, fps, count, exact, width, height, stream.codec_context.name, name)
+
+
+def _as_uint8_frames(frames: Tensor | np.ndarray) -> np.ndarray:
+    array = frames.detach().cpu().numpy() if isinstance(frames, Tensor) else np.asarray(frames)
+    if array.ndim != 4 or array.shape[-1] != 3 or array.shape[0] < 1:
+        raise ShapeError(f"frames must be (T, H, W, 3) with T >= 1, got shape {list(array.shape)}")
+    if array.dtype != np.uint8:
+        raise ShapeError(f"frames must be uint8, got {array.dtype}")
+    return array
+
+
+def write_video(
+    target: str | os.PathLike | BinaryIO,
+    frames: Tensor | np.ndarray,
+    fps: float,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    crf: int = 20,
+) -> None:
+    """Write an H.264 (yuv420p) MP4 with faststart: what every browser and ``st.video`` play.
+
+    Odd widths/heights are padded by repeating the last row/column (x264 needs even sizes).
+
+    Args:
+        target: path or writable, seekable binary file.
+        frames: uint8 :math:`(T, H, W, 3)` RGB, tensor or array.
+        fps: frame rate (> 0).
+        progress: called as ``progress(frames_done, total)`` after each frame.
+        crf: x264 constant rate factor (lower is better quality).
+    """
+    array = _as_uint8_frames(frames)
+    if not (math.isfinite(fps) and fps > 0):
+        raise VideoError(f"fps must be > 0, got {fps}")
+    height, width = array.shape[1:3]
+    pad = ((0, 0), (0, height % 2), (0, width % 2), (0, 0))
+    if height % 2 or width % 2:
+        array = np.pad(array, pad, mode="edge")
+    if not isinstance(target, (str, os.PathLike)):
+        # faststart rewrites the file by name at the end, so a file object gets a temporary file's bytes.
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "video.mp4"
+            _encode_h264(path, array, fps, progress, crf)
+            target.write(path.read_bytes())
+        return
+    _encode_h264(target, array, fps, progress, crf)
+
+
+def _encode_h264(
+    path: str | os.PathLike,
+    array: np.ndarray,
+    fps: float,
+    progress: Callable[[int, int], None] | None,
+    crf: int,
+) -> None:
+    total = len(array)
+    rate = Fraction(fps).limit_denominator(1001)
+    with av.open(str(path), mode="w", format="mp4", options={"movflags": "+faststart"}) as container:
+        stream = container.add_stream("libx264", rate=rate, options={"crf": str(crf)})
+        stream.width, stream.height = array.shape[2], array.shape[1]
+        stream.pix_fmt = "yuv420p"
+        # The frame time base must come from the codec (1/fps): the stream's is only known after the header.
+        stream.codec_context.time_base = 1 / rate
+        for index, rgb in enumerate(array):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts = index
+            frame.time_base = stream.codec_context.time_base
+            container.mux(stream.encode(frame))
+            if progress is not None:
+                progress(index + 1, total)
+        container.mux(stream.encode(None))
+
+
+def write_gif(target: str | os.PathLike | BinaryIO, frames: Tensor | np.ndarray, fps: float) -> None:
+    """Write an animated GIF (looping, palette from FFmpeg's GIF encoder) for quick sharing."""
+    array = _as_uint8_frames(frames)
+    if not (math.isfinite(fps) and fps > 0):
+        raise VideoError(f"fps must be > 0, got {fps}")
+    rate = Fraction(fps).limit_denominator(100)
+    with av.open(target, mode="w", format="gif") as container:
+        stream = container.add_stream("gif", rate=rate)
+        stream.width, stream.height = array.shape[2], array.shape[1]
+        stream.pix_fmt = "rgb8"
+        stream.codec_context.time_base = 1 / rate
+        for index, rgb in enumerate(array):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="rgb8")
+            frame.pts = index
+            frame.time_base = stream.codec_context.time_base
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+
+
+def side_by_side(panels: Sequence[Tensor], *, gap: int = 4, fill: int = 255) -> Tensor:
+    """Lay clips of the same length left to right, top-aligned, with ``gap`` pixels of ``fill`` between.
+
+    Args:
+        panels: uint8 tensors :math:`(T, H_i, W_i, 3)`.
+
+    Returns:
+        uint8 tensor :math:`(T, \\max_i H_i, \\sum_i W_i + gap (n-1), 3)`.
+
+    Example:
+        >>> a, b = torch.zeros(2, 4, 5, 3, dtype=torch.uint8), torch.zeros(2, 6, 3, 3, dtype=torch.uint8)
+        >>> tuple(side_by_side([a, b], gap=2).shape)
+        (2, 6, 10, 3)
+    """
+    if not panels:
+        raise ShapeError("side_by_side needs at least one panel")
+    lengths = {int(p.shape[0]) for p in panels}
+    if len(lengths) != 1 or any(p.ndim != 4 or p.shape[-1] != 3 for p in panels):
+        shapes = [list(p.shape) for p in panels]
+        raise ShapeError(f"panels must all be (T, H, W, 3) with the same T, got shapes {shapes}")
+    height = max(int(p.shape[1]) for p in panels)
+    width = sum(int(p.shape[2]) for p in panels) + gap * (len(panels) - 1)
+    out = torch.full((lengths.pop(), height, width, 3), fill, dtype=torch.uint8)
+    x = 0
+    for panel in panels:
+        out[:, : panel.shape[1], x : x + panel.shape[2]] = panel
+        x += panel.shape[2] + gap
+    return out
