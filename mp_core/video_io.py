@@ -169,27 +169,30 @@ def _decode(
             except av.FFmpegError:
                 container.seek(0)  # unseekable input: decode from the start and skip
         index = 0
-        try:
-            for frame in container.decode(stream):
-                time = frame.time if frame.time is not None else index / fps
-                if time < start - 0.5 / fps:
-                    continue
-                copies = keep(index, time)
-                index += 1
-                if copies:
-                    if size is None:
-                        original = (frame.height, frame.width)
-                        size = _scaled_size(*original, max_side)
-                    height, width = size
-                    rgb = frame.to_ndarray(format="rgb24", height=height, width=width, interpolation="AREA")
-                    frames.extend([rgb] * copies)
-                    times.extend([time] * copies)
-                if done(len(frames)):
-                    break
-        except av.FFmpegError as err:
-            if not frames:
-                raise VideoError(f"{name}: no decodable frame ({err})") from err
-            warnings.append(f"decoding stopped after {len(frames)} frames: the file looks truncated ({err})")
+        problems: list[str] = []
+        for frame in _decoded_frames(container, stream, problems):
+            time = frame.time if frame.time is not None else index / fps
+            if time + 1.0 / fps <= start + 1e-6:
+                continue  # keep from the frame on screen at `start`
+            copies = keep(index, time)
+            index += 1
+            if copies:
+                if size is None:
+                    original = (frame.height, frame.width)
+                    size = _scaled_size(*original, max_side)
+                height, width = size
+                rgb = frame.to_ndarray(format="rgb24", height=height, width=width, interpolation="AREA")
+                frames.extend([rgb] * copies)
+                times.extend([time] * copies)
+            if done(len(frames)):
+                break
+        if problems and not frames:
+            raise VideoError(f"{name}: no decodable frame ({problems[0]})")
+        if problems:
+            warnings.append(
+                f"{len(problems)} packet(s) failed to decode after {len(frames)} frames were kept: the file "
+                f"looks truncated or damaged ({problems[0]})"
+            )
     if not frames:
         if start > 0:
             raise VideoError(f"{name}: no frame at or after start = {start:g} s")
@@ -203,6 +206,28 @@ def _decode(
         codec=codec,
         warnings=tuple(warnings),
     )
+
+
+def _decoded_frames(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream, problems: list[str]
+) -> Iterator[av.VideoFrame]:
+    """Frames in decode order. A packet that fails to read or decode is noted in ``problems`` and skipped,
+    so a truncated or damaged file still gives every frame that decodes."""
+    packets = container.demux(stream)
+    while len(problems) < 16:  # many failures in a row: the rest is not video
+        try:
+            packet = next(packets)
+        except StopIteration:
+            return
+        except av.FFmpegError as err:
+            problems.append(str(err))
+            return
+        try:
+            decoded = packet.decode()
+        except av.FFmpegError as err:
+            problems.append(str(err))
+            continue
+        yield from decoded
 
 
 def read_clip(
@@ -219,7 +244,7 @@ def read_clip(
         source: path, bytes or binary file object.
         max_frames: stop decoding once this many frames are kept (memory stays bounded by them).
         stride: keep every ``stride``-th frame.
-        start: seek to this time in seconds first.
+        start: seek to this time in seconds; the first frame kept is the one on screen at ``start``.
         max_side: shrink (area interpolation, aspect kept) so the longer side is at most this.
 
     Returns:

@@ -1,0 +1,244 @@
+"""mp_core.video_io on real files encoded with PyAV: counts, fps, seeking, stride, scaling, errors, export."""
+
+from __future__ import annotations
+
+import io
+import pickle
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import torch
+from helpers_video import frame_index, make_audio_only, make_video, ramp_frames
+
+from mp_core import InputError
+from mp_core.errors import ShapeError, VideoError
+from mp_core.video_io import probe, read_clip, read_clip_uniform, side_by_side, write_gif, write_video
+
+
+@pytest.fixture(scope="module")
+def h264(tmp_path_factory) -> Path:
+    return make_video(tmp_path_factory.mktemp("v") / "ramp.mp4", 30, fps=10)
+
+
+@pytest.fixture(scope="module")
+def long_video(tmp_path_factory) -> Path:
+    # 300 frames at 30 fps, keyframe every 50 frames: seeking lands on a keyframe before the target.
+    return make_video(tmp_path_factory.mktemp("v") / "long.mp4", 300, fps=30, gop=50, size=(32, 32))
+
+
+@pytest.mark.parametrize("codec", ["libx264", "mpeg4"])
+def test_round_trip_counts_fps_and_content(tmp_path: Path, codec: str) -> None:
+    path = make_video(tmp_path / f"clip_{codec}.mp4", 20, fps=12.5, codec=codec)
+    clip = read_clip(path)
+    assert clip.frames.shape == (20, 48, 64, 3)
+    assert clip.frames.dtype == torch.uint8
+    assert clip.fps == pytest.approx(12.5)
+    assert clip.timestamps == pytest.approx([t / 12.5 for t in range(20)])
+    assert [frame_index(f) for f in clip.frames] == list(range(20))
+    assert clip.codec == ("h264" if codec == "libx264" else "mpeg4")
+    assert clip.name == path.name
+    assert clip.original_size == (48, 64)
+    assert clip.warnings == ()
+
+
+def test_odd_size_mpeg4_reads_and_h264_export_pads(tmp_path: Path) -> None:
+    odd = make_video(tmp_path / "odd.avi", ramp_frames(6, 49, 65), fps=10, codec="mpeg4")
+    clip = read_clip(odd)
+    assert clip.frames.shape == (6, 49, 65, 3)
+    out = tmp_path / "odd_out.mp4"
+    write_video(out, clip.frames, clip.fps)
+    back = read_clip(out)
+    assert back.frames.shape == (6, 50, 66, 3)  # padded to even by repeating the edge
+    assert back.codec == "h264"
+    assert torch.equal(back.frames[:, 49], back.frames[:, 48])  # edge row repeated (up to coding)
+    assert [frame_index(f) for f in back.frames] == list(range(6))
+
+
+def test_sources_path_bytes_and_file_object(h264: Path) -> None:
+    by_path = read_clip(h264, max_frames=5)
+    by_bytes = read_clip(h264.read_bytes(), max_frames=5)
+    handle = io.BytesIO(h264.read_bytes())
+    handle.name = "upload.mp4"
+    by_file = read_clip(handle, max_frames=5)
+    assert torch.equal(by_path.frames, by_bytes.frames)
+    assert torch.equal(by_path.frames, by_file.frames)
+    assert (by_bytes.name, by_file.name) == ("upload", "upload.mp4")
+
+
+def test_max_frames_and_stride(h264: Path) -> None:
+    clip = read_clip(h264, max_frames=4, stride=3)
+    assert [frame_index(f) for f in clip.frames] == [0, 3, 6, 9]
+    assert clip.timestamps == pytest.approx([0.0, 0.3, 0.6, 0.9])
+
+
+def test_start_seeks_to_the_frame_on_screen_at_that_time(long_video: Path) -> None:
+    clip = read_clip(long_video, start=7.0, max_frames=3)
+    assert clip.timestamps == pytest.approx([7.0, 7.0 + 1 / 30, 7.0 + 2 / 30])
+    mid = read_clip(long_video, start=2.52, max_frames=1)  # frame 75 shows over [2.5, 2.533)
+    assert mid.timestamps[0] == pytest.approx(75 / 30)
+    assert frame_index(mid.frames[0]) == 75 % 32
+
+
+def test_start_past_the_end(h264: Path) -> None:
+    with pytest.raises(VideoError, match=r"no frame at or after start = 50 s"):
+        read_clip(h264, start=50.0)
+
+
+def test_max_side_keeps_aspect_and_never_enlarges(h264: Path) -> None:
+    assert read_clip(h264, max_frames=1, max_side=32).frames.shape == (1, 24, 32, 3)
+    assert read_clip(h264, max_frames=1, max_side=1000).frames.shape == (1, 48, 64, 3)
+
+
+def test_max_side_antialiases(tmp_path: Path) -> None:
+    # A one-pixel checkerboard shrunk 4x must become flat grey, not aliased stripes.
+    board = ((np.indices((64, 64)).sum(0) % 2) * 255).astype(np.uint8)
+    frames = np.repeat(np.stack([board] * 3, axis=-1)[None], 2, axis=0)
+    path = make_video(tmp_path / "board.avi", frames, codec="mpeg4")
+    small = read_clip(path, max_side=16).frames.float()
+    assert small.std().item() < 20
+    assert abs(small.mean().item() - 127.5) < 20
+
+
+def test_uniform_sampling_matches_index_truncation(long_video: Path) -> None:
+    clip = read_clip_uniform(long_video, 8)
+    want = np.linspace(0, 299, 8).astype(int) / 30  # PySlowFast: linspace over indices, truncated
+    assert clip.timestamps == pytest.approx(want.tolist())
+    window = read_clip_uniform(long_video, 5, start=2.0, end=4.0)
+    assert window.timestamps == pytest.approx([2.0, 2.5, 3.0, 3.5, 4.0])
+
+
+def test_uniform_sampling_repeats_frames_of_a_short_clip(h264: Path) -> None:
+    clip = read_clip_uniform(h264, 40)
+    assert clip.frames.shape[0] == 40
+    assert len(set(clip.timestamps)) == 30
+
+
+def test_probe_without_decoding(long_video: Path, h264: Path) -> None:
+    info = probe(long_video)
+    assert (info.frame_count, info.frame_count_exact) == (300, True)
+    assert info.fps == pytest.approx(30)
+    assert info.duration == pytest.approx(10.0, abs=0.05)
+    assert (info.width, info.height, info.codec) == (32, 32, "h264")
+    assert probe(h264.read_bytes()).name == "upload"
+
+
+def test_probe_estimates_when_the_container_has_no_count(tmp_path: Path) -> None:
+    # MPEG-TS has no frame index: the count is estimated from duration x fps and says so.
+    path = tmp_path / "clip.ts"
+    with av.open(str(path), "w", format="mpegts") as container:
+        stream = container.add_stream("mpeg2video", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
+        for i in range(25):
+            frame = av.VideoFrame.from_ndarray(np.full((32, 32, 3), i * 8, np.uint8), format="rgb24")
+            frame.pts = i
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    info = probe(path)
+    assert info.frame_count_exact is False
+    assert abs(info.frame_count - 25) <= 2
+
+
+def _truncated(tmp_path: Path) -> Path:
+    # Noisy frames so every frame has a sizeable packet; write_video's faststart puts the index first,
+    # so cutting the tail loses frame data, not the index.
+    frames = ramp_frames(30, 48, 64)
+    frames[:, 8:40] = np.random.default_rng(0).integers(0, 256, (30, 32, 64, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    write_video(buffer, frames, 10)
+    data = buffer.getvalue()
+    path = tmp_path / "truncated.mp4"
+    path.write_bytes(data[: len(data) * 2 // 3])
+    return path
+
+
+def test_truncated_file_returns_the_frames_that_decode_with_a_warning(tmp_path: Path) -> None:
+    clip = read_clip(_truncated(tmp_path))
+    assert 0 < clip.frames.shape[0] < 30
+    assert [frame_index(f) for f in clip.frames] == list(range(clip.frames.shape[0]))
+    assert any("truncated" in w for w in clip.warnings)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda d: d / "missing.mp4", r"missing\.mp4: no such file"),
+        (lambda d: _write(d / "empty.mp4", b""), r"empty\.mp4: the file is empty"),
+        (lambda d: _write(d / "noise.mp4", np.random.default_rng(0).bytes(4096)), "not a video file"),
+        (lambda d: _write(d / "notes.avi", b"just some text\n" * 100), r"notes\.avi: not a video file"),
+        (lambda d: make_audio_only(d / "sound.m4a"), r"sound\.m4a: no video stream \(found audio\)"),
+    ],
+    ids=["missing", "empty", "random-bytes", "text-named-avi", "audio-only"],
+)
+def test_bad_input_raises_a_specific_video_error(tmp_path: Path, make, message: str) -> None:
+    path = make(tmp_path)
+    with pytest.raises(VideoError, match=message):
+        read_clip(path)
+    with pytest.raises(InputError):
+        probe(path)
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def test_empty_bytes_and_bad_arguments() -> None:
+    with pytest.raises(VideoError, match="empty"):
+        read_clip(b"")
+    with pytest.raises(VideoError, match="stride"):
+        read_clip(b"x", stride=0)
+    with pytest.raises(VideoError, match="start"):
+        read_clip(b"x", start=-1.0)
+
+
+def test_write_video_is_browser_playable_h264_faststart(tmp_path: Path) -> None:
+    frames = torch.from_numpy(ramp_frames(12, 48, 64))
+    calls: list[tuple[int, int]] = []
+    buffer = io.BytesIO()
+    write_video(buffer, frames, 24, progress=lambda done, total: calls.append((done, total)))
+    data = buffer.getvalue()
+    assert calls[-1] == (12, 12) and len(calls) == 12
+    # faststart: the 'moov' index precedes the media data so browsers can start playing at once.
+    assert 0 < data.find(b"moov") < data.find(b"mdat")
+    with av.open(io.BytesIO(data)) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "h264"
+        assert stream.codec_context.pix_fmt == "yuv420p"
+        assert stream.frames == 12
+        assert float(stream.average_rate) == pytest.approx(24)
+
+
+def test_write_video_refuses_bad_frames(tmp_path: Path) -> None:
+    with pytest.raises(ShapeError, match=r"\(T, H, W, 3\).*\[4, 8, 8\]"):
+        write_video(tmp_path / "x.mp4", torch.zeros(4, 8, 8, dtype=torch.uint8), 10)
+    with pytest.raises(ShapeError, match="uint8"):
+        write_video(tmp_path / "x.mp4", torch.zeros(4, 8, 8, 3), 10)
+
+
+def test_write_gif(tmp_path: Path) -> None:
+    path = tmp_path / "clip.gif"
+    write_gif(path, ramp_frames(5, 32, 32), fps=5)
+    assert path.read_bytes()[:6] in (b"GIF87a", b"GIF89a")
+    with av.open(str(path)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 5
+
+
+def test_side_by_side_layout() -> None:
+    a = torch.full((3, 4, 5, 3), 10, dtype=torch.uint8)
+    b = torch.full((3, 6, 2, 3), 20, dtype=torch.uint8)
+    out = side_by_side([a, b], gap=3)
+    assert out.shape == (3, 6, 10, 3)
+    assert (out[:, :4, :5] == 10).all() and (out[:, :, 8:] == 20).all()
+    assert (out[:, :, 5:8] == 255).all() and (out[:, 4:, :5] == 255).all()
+    with pytest.raises(ShapeError, match="same T"):
+        side_by_side([a, b[:2]])
+
+
+def test_clip_as_float_and_pickles(h264: Path) -> None:
+    clip = read_clip(h264, max_frames=2)
+    floats = clip.as_float()
+    assert floats.shape == (2, 3, 48, 64) and floats.dtype == torch.float32
+    assert floats.max() <= 1.0 and torch.equal(clip.frames, read_clip(h264, max_frames=2).frames)
+    assert torch.equal(pickle.loads(pickle.dumps(clip)).frames, clip.frames)  # st.cache_data pickles it
