@@ -3,6 +3,7 @@
 No Streamlit here: the app and training code both import this package.
 """
 
+from mp_core.checkpoints import load_params, save_params
 from mp_core.errors import (
     CheckpointError,
     DatasetError,
@@ -23,10 +24,13 @@ from mp_core.motion import (
     temporal_attention_variation,
 )
 from mp_core.params import PRESETS, MotionParams, Preset, lambda_sweep
+from mp_core.synthetic import SyntheticClip, motion_focus, synthetic_clip
+from mp_core.video_io import Clip, VideoInfo, probe, read_clip, read_clip_uniform, write_video
 
 __all__ = [
     "PRESETS",
     "CheckpointError",
+    "Clip",
     "DatasetError",
     "InputError",
     "MotionIntermediates",
@@ -35,14 +39,24 @@ __all__ = [
     "ParameterError",
     "Preset",
     "ShapeError",
+    "SyntheticClip",
     "VideoError",
+    "VideoInfo",
     "attention_variation",
     "frame_difference",
     "lambda_sweep",
+    "load_params",
+    "motion_focus",
     "motion_intermediates",
     "motion_prompt",
     "power_normalization",
+    "probe",
+    "read_clip",
+    "read_clip_uniform",
     "rgb_to_gray",
+    "save_params",
+    "synthetic_clip",
     "temporal_attention_variation",
     "video_motion_prompts",
+    "write_video",
 ]

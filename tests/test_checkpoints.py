@@ -1,0 +1,213 @@
+"""mp_core.checkpoints: every format built here the way its tool saves it, and every refusal."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pickle
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save as save_safetensors
+
+from mp_core import InputError, MotionParams, MotionPromptLayer
+from mp_core.checkpoints import load_params, params_to_json, save_params
+from mp_core.errors import CheckpointError
+
+M, N = 1.05, -2.67
+
+
+def model_state() -> dict[str, torch.Tensor]:
+    """A small video model with a motion prompt layer called `vmps`, as in the reference code."""
+    torch.manual_seed(0)
+    layer = MotionPromptLayer()
+    with torch.no_grad():
+        layer.m.fill_(M)
+        layer.n.fill_(N)
+    model = torch.nn.ModuleDict(
+        {"vmps": layer, "s1": torch.nn.Conv3d(3, 4, 3), "head": torch.nn.Linear(4, 2)}
+    )
+    return model.state_dict()
+
+
+def pyslowfast_checkpoint(path: Path) -> Path:
+    """As slowfast/utils/checkpoint.py saves: epoch, model_state, optimizer_state, cfg (a YAML dump)."""
+    state = model_state()
+    params = [torch.nn.Parameter(t.clone()) for t in state.values() if t.is_floating_point()]
+    optimizer = torch.optim.SGD(params, lr=0.1, momentum=0.9)
+    sum(p.sum() for p in params).backward()
+    optimizer.step()
+    checkpoint = {
+        "epoch": 50,
+        "model_state": state,
+        "optimizer_state": optimizer.state_dict(),
+        "cfg": "MODEL:\n  ARCH: slowfast\n  NUM_CLASSES: 99\nSOLVER:\n  BASE_LR: 0.1\n",
+    }
+    with path.open("wb") as handle:
+        torch.save(checkpoint, handle)
+    return path
+
+
+def assert_loaded(params: MotionParams) -> None:
+    assert params.m == pytest.approx(M, abs=1e-6)
+    assert params.n == pytest.approx(N, abs=1e-6)
+
+
+def test_pyslowfast_pyth(tmp_path: Path) -> None:
+    assert_loaded(load_params(pyslowfast_checkpoint(tmp_path / "checkpoint_epoch_00050.pyth")))
+
+
+@pytest.mark.parametrize("suffix", [".pt", ".pth", ".ckpt"])
+def test_plain_and_ddp_state_dicts(tmp_path: Path, suffix: str) -> None:
+    plain = tmp_path / f"plain{suffix}"
+    torch.save(model_state(), plain)
+    ddp = tmp_path / f"ddp{suffix}"
+    torch.save({f"module.{k}": v for k, v in model_state().items()}, ddp)
+    assert_loaded(load_params(plain))
+    assert_loaded(load_params(ddp))
+
+
+def test_lightning_style_and_bare_layer(tmp_path: Path) -> None:
+    lightning = tmp_path / "last.ckpt"
+    torch.save({"state_dict": {f"model.{k}": v for k, v in model_state().items()}, "epoch": 3}, lightning)
+    bare = tmp_path / "layer.pt"
+    torch.save({"m": torch.tensor([M]), "n": torch.tensor([N])}, bare)
+    assert_loaded(load_params(lightning))
+    assert_loaded(load_params(bare))
+
+
+def test_loaded_values_go_straight_into_the_layer(tmp_path: Path) -> None:
+    path = pyslowfast_checkpoint(tmp_path / "c.pyth")
+    state = torch.load(path, weights_only=True)["model_state"]
+    layer = MotionPromptLayer()
+    layer.load_state_dict({k.removeprefix("vmps."): v for k, v in state.items() if k.startswith("vmps.")})
+    assert layer.params == load_params(path)
+
+
+def test_safetensors(tmp_path: Path) -> None:
+    path = tmp_path / "model.safetensors"
+    path.write_bytes(save_safetensors(model_state()))
+    assert_loaded(load_params(path))
+
+
+def test_json_both_forms_and_round_trip(tmp_path: Path) -> None:
+    (tmp_path / "mn.json").write_text(json.dumps({"m": M, "n": N}))
+    assert_loaded(load_params(tmp_path / "mn.json"))
+    params = MotionParams(M, N)
+    (tmp_path / "ab.json").write_text(json.dumps({"slope": params.slope, "shift": params.shift}))
+    assert_loaded(load_params(tmp_path / "ab.json"))
+    save_params(tmp_path / "saved.json", params)
+    assert load_params(tmp_path / "saved.json") == params
+    assert json.loads(params_to_json(params)) == params.as_dict()
+    buffer = io.BytesIO()
+    save_params(buffer, params)
+    assert load_params(buffer.getvalue(), name="values.json") == params
+
+
+def test_bytes_and_uploaded_file_objects(tmp_path: Path) -> None:
+    data = pyslowfast_checkpoint(tmp_path / "c.pyth").read_bytes()
+    assert_loaded(load_params(data, name="c.pyth"))
+    upload = io.BytesIO(data)
+    upload.name = "c.pyth"
+    upload.read(10)  # a file object that was read before is read from its start
+    assert_loaded(load_params(upload))
+    assert_loaded(load_params(data))  # no name: the format is recognised from the bytes
+
+
+class RunsCode:
+    """Unpickling this runs a shell command that creates a file."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.mark.parametrize("how", ["torch.save", "raw-pickle"])
+def test_pickle_that_would_run_code_is_refused_and_nothing_runs(tmp_path: Path, how: str) -> None:
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pth"
+    payload = {
+        "model_state": {"vmps.m": torch.tensor([M]), "vmps.n": torch.tensor([N])},
+        "x": RunsCode(marker),
+    }
+    if how == "torch.save":
+        torch.save(payload, path)
+    else:
+        path.write_bytes(pickle.dumps(payload, protocol=2))
+    with pytest.raises(CheckpointError, match=r"evil\.pth: refused: loading it would run code.*Nothing"):
+        load_params(path)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "name", "message"),
+    [
+        (b"", "empty.pth", r"empty\.pth: the file is empty"),
+        (b"PK\x03\x04 this is not a zip", "broken.pth", r"broken\.pth: not a readable torch checkpoint"),
+        (os.urandom(256), "noise.ckpt", r"noise\.ckpt: not a readable torch checkpoint"),
+        (b"\x10\x00\x00\x00\x00\x00\x00\x00{bad", "x.safetensors", "not a readable safetensors"),
+        (b"{not json", "bad.json", r"bad\.json: not valid JSON"),
+        (b'{"alpha": 1}', "keys.json", r'expected \{"m", "n"\} or \{"slope", "shift"\}'),
+        (b'{"m": "x", "n": 1}', "types.json", "m is str, expected a number"),
+        (b'{"slope": 5, "shift": 0}', "range.json", r"slope must be in \(9.0909, 50\]"),
+        (b"hello", "notes.txt", r"notes\.txt: not a checkpoint format I know"),
+    ],
+)
+def test_unreadable_files_say_what_is_wrong(content: bytes, name: str, message: str) -> None:
+    with pytest.raises(CheckpointError, match=message):
+        load_params(content, name=name)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match="no such file"):
+        load_params(tmp_path / "nope.pyth")
+
+
+def test_no_motion_parameters_lists_what_was_found(tmp_path: Path) -> None:
+    path = tmp_path / "backbone.pyth"
+    torch.save({"model_state": torch.nn.Linear(2, 2).state_dict(), "epoch": 1}, path)
+    with pytest.raises(
+        CheckpointError, match=r"no motion prompt parameters found \(3 entries.*model_state\.weight"
+    ):
+        load_params(path)
+
+
+def test_several_pairs_need_a_prefix(tmp_path: Path) -> None:
+    path = tmp_path / "two.pt"
+    state = {
+        "a.m": torch.tensor([0.1]),
+        "a.n": torch.tensor([0.2]),
+        "b.m": torch.tensor([0.3]),
+        "b.n": torch.tensor([0.4]),
+    }
+    torch.save(state, path)
+    with pytest.raises(
+        CheckpointError, match=r"several different \(m, n\) pairs.*a: m=0\.1.*b: m=0\.3.*prefix="
+    ):
+        load_params(path)
+    chosen = load_params(path, prefix="b")
+    assert (chosen.m, chosen.n) == pytest.approx((0.3, 0.4))
+    with pytest.raises(CheckpointError, match=r"no m, n under prefix 'c'"):
+        load_params(path, prefix="c")
+
+
+def test_identical_copies_are_not_ambiguous(tmp_path: Path) -> None:
+    path = tmp_path / "ema.pt"
+    pair = {"vmps.m": torch.tensor([M]), "vmps.n": torch.tensor([N])}
+    torch.save({"state_dict": pair, "ema_state": dict(pair)}, path)
+    assert_loaded(load_params(path))
+
+
+@pytest.mark.parametrize(
+    ("m", "message"),
+    [(torch.tensor([float("nan")]), "must be finite"), (torch.tensor([1.0, 2.0]), r"has shape \[2\]")],
+)
+def test_bad_values(tmp_path: Path, m: torch.Tensor, message: str) -> None:
+    path = tmp_path / "bad.pt"
+    torch.save({"vmps.m": m, "vmps.n": torch.tensor([0.0])}, path)
+    with pytest.raises(InputError, match=message):
+        load_params(path)
