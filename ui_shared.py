@@ -34,7 +34,11 @@ from mp_core import (
     render,
     rgb_to_gray,
 )
+from mp_core.checkpoints import load_params, params_to_json
 from mp_core.figures import DifferenceHistogram, difference_histogram
+from mp_core.samples import list_samples
+from mp_core.synthetic import synthetic_clip
+from mp_core.video_io import Clip, VideoInfo, probe, read_clip, read_clip_uniform, side_by_side, write_video
 
 State = MutableMapping[str, Any]
 
@@ -161,12 +165,7 @@ def on_reset(state: State) -> None:
 def apply_checkpoint(state: State, data: bytes, filename: str) -> bool:
     """Load learned (m, n) from an uploaded checkpoint; on failure keep the values and store the message."""
     try:
-        from mp_core.checkpoints import load_params
-
         params = load_params(data, name=filename)
-    except ImportError:
-        state["mp.ckpt_error"] = "Loading checkpoints is not available in this build (mp_core.checkpoints)."
-        return False
     except InputError as err:
         state["mp.ckpt_error"] = f"Could not load learned values from {filename}: {err}"
         return False
@@ -179,11 +178,6 @@ def _on_checkpoint_upload() -> None:
     upload = st.session_state.get("w.ckpt")
     if upload is not None:
         apply_checkpoint(st.session_state, upload.getvalue(), upload.name)
-
-
-def params_json(params: MotionParams) -> str:
-    """The JSON that ``mp_core.checkpoints.save_params`` writes: ``{"m", "n", "slope", "shift"}``."""
-    return json.dumps(params.as_dict(), indent=2)
 
 
 # --- clips: spec, decoding and device tensors (cached) -------------------------------------------------
@@ -209,7 +203,7 @@ class ClipSpec:
 class ClipData:
     """A decoded clip on its device, with what does not depend on slope and shift."""
 
-    clip: Any  # mp_core.video_io.Clip: host uint8 frames [T, H, W, 3], fps, name, ...
+    clip: Clip  # host uint8 frames [T, H, W, 3], fps, name, ...
     frames: Tensor  # [T, 3, H, W] float in [0, 1] on the device
     difference: Tensor  # [T-1, H, W] on the device
     limit: float  # symmetric colour range of the differences over the whole clip
@@ -228,14 +222,6 @@ def sampling_of(state: State) -> tuple[float, int, str, int, int]:
         int(state["mp.stride"]),
         int(state["mp.max_side"]),
     )
-
-
-def list_samples() -> list[Any]:
-    try:
-        from mp_core.samples import list_samples as _list
-    except ImportError:
-        return []
-    return _list()
 
 
 def clip_spec(state: State) -> ClipSpec | None:
@@ -260,7 +246,7 @@ def clip_spec(state: State) -> ClipSpec | None:
 @st.cache_data(max_entries=4, show_spinner=False)
 def decode_clip(
     kind: str, ident: str, sampling: tuple[float, int, str, int, int], _data: bytes | None
-) -> Any:
+) -> Clip:
     """Decode once per (clip, sampling); ``_data`` (upload bytes) is keyed by its digest in ``ident``."""
     start, frames, mode, stride, max_side = sampling
     if kind == "synthetic":
@@ -268,20 +254,13 @@ def decode_clip(
         width = max_side
         height = max(2, round(max_side * 0.75) // 2 * 2)
         return _synthetic(frames, height, width, options)
-    from mp_core.video_io import read_clip, read_clip_uniform
-
     source = _data if kind == "upload" else ident
     if mode == "uniform":
         return read_clip_uniform(source, frames, start=start, max_side=max_side)
     return read_clip(source, max_frames=frames, stride=stride, start=start, max_side=max_side)
 
 
-def _synthetic(frames: int, height: int, width: int, options: dict[str, Any]) -> Any:
-    try:
-        from mp_core.synthetic import synthetic_clip
-    except ImportError:  # TEMPORARY until mp_core.synthetic lands
-        return _StandInClip.moving_square(frames, height, width)
-
+def _synthetic(frames: int, height: int, width: int, options: dict[str, Any]) -> Clip:
     return synthetic_clip(
         num_frames=frames,
         height=height,
@@ -294,13 +273,11 @@ def _synthetic(frames: int, height: int, width: int, options: dict[str, Any]) ->
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def probe_clip(kind: str, ident: str, _data: bytes | None) -> Any:
-    from mp_core.video_io import probe
-
+def probe_clip(kind: str, ident: str, _data: bytes | None) -> VideoInfo:
     return probe(_data if kind == "upload" else ident)
 
 
-def prepare_clip(clip: Any, device: str, label: str) -> ClipData:
+def prepare_clip(clip: Clip, device: str, label: str) -> ClipData:
     """Move a decoded clip to ``device`` and compute what does not depend on slope and shift.
 
     Raises:
@@ -457,7 +434,7 @@ def _probe_caption(state: State, spec: ClipSpec, data: ClipData) -> None:
             lines.append(
                 f"{info.duration:.2f} s · {info.fps:.2f} fps · {info.width}×{info.height} · {info.codec}"
             )
-        except (InputError, ImportError):
+        except InputError:
             pass
     st.caption("  \n".join(lines))
 
@@ -490,7 +467,7 @@ def _param_widgets(state: State) -> None:
     left.button("Reset", key="w.reset", on_click=_call(on_reset), width="stretch")
     right.download_button(
         "Values JSON",
-        params_json(params),
+        params_to_json(params),
         file_name="motion_prompt_params.json",
         mime="application/json",
         key="w.params_json",
@@ -563,27 +540,6 @@ def show_panels(images: PairImages, t: int, limit: float, overlay: bool = False)
     columns[3].image(images.prompt, caption=f"Prompt Pₜ = Aₜ ⊙ Xₜ₊₁ · t = {t}", width="stretch")
 
 
-@dataclass(frozen=True)
-class _StandInClip:  # TEMPORARY until mp_core.synthetic lands
-    frames: Tensor
-    fps: float = 25.0
-    name: str = "stand-in"
-
-    @classmethod
-    def moving_square(cls, count: int, height: int, width: int) -> _StandInClip:
-        frames = torch.full((count, height, width, 3), 40, dtype=torch.uint8)
-        side = max(4, height // 5)
-        for t in range(count):
-            x = (t * 5) % max(1, width - side)
-            frames[t, height // 3 : height // 3 + side, x : x + side] = torch.tensor(
-                [230, 180, 60], dtype=torch.uint8
-            )
-        return cls(frames)
-
-    def as_float(self, device: torch.device | None = None, dtype: torch.dtype = torch.float32) -> Tensor:
-        return self.frames.to(device=device, dtype=dtype).div(255).permute(0, 3, 1, 2)
-
-
 # --- exports -------------------------------------------------------------------------------------------
 
 
@@ -591,8 +547,6 @@ def export_videos(
     data: ClipData, params: MotionParams, progress: Callable[[float], None] | None = None
 ) -> tuple[bytes, bytes]:
     """H.264 MP4 bytes of the prompted clip and of the 4-panel clip (frame, difference, attention, prompt)."""
-    from mp_core.video_io import side_by_side, write_video
-
     attention = power_normalization(data.difference, params.slope, params.shift)
     prompts = render.frames_to_uint8(motion_prompt(attention, data.frames)).cpu()
     panels = side_by_side(

@@ -72,7 +72,7 @@ if show_export:
     )
     row[1].download_button(
         "Values JSON",
-        ui.params_json(params),
+        ui.params_to_json(params),
         file_name="motion_prompt_params.json",
         mime="application/json",
         on_click="ignore",

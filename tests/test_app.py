@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import io
 import json
 
@@ -16,13 +14,6 @@ from mp_core import PRESETS, MotionParams
 from tests.conftest import REPO_ROOT
 
 APP = str(REPO_ROOT / "app.py")
-# TEMPORARY, until the clips and checkpoint modules land (they are stubs while this is written).
-needs_video_io = pytest.mark.skipif(
-    not hasattr(importlib.import_module("mp_core.video_io"), "read_clip"), reason="mp_core.video_io is a stub"
-)
-needs_checkpoints = pytest.mark.skipif(
-    importlib.util.find_spec("mp_core.checkpoints") is None, reason="mp_core.checkpoints not there yet"
-)
 EXPLORE = "pages/1_Explore.py"
 
 
@@ -124,7 +115,6 @@ def test_scrubber_overlay_surface_and_exports(explore: AppTest) -> None:
     assert not explore.exception
 
 
-@needs_checkpoints
 def test_uploaded_checkpoint_sets_m_and_n(explore: AppTest) -> None:
     values = {"m": 1.3, "n": -0.4}
     explore.file_uploader(key="w.ckpt").set_value(
@@ -137,7 +127,6 @@ def test_uploaded_checkpoint_sets_m_and_n(explore: AppTest) -> None:
     assert explore.selectbox(key="w.preset").value == "Custom"
 
 
-@needs_checkpoints
 def test_bad_checkpoint_shows_error_and_keeps_values(explore: AppTest) -> None:
     before = (explore.session_state["mp.m"], explore.session_state["mp.n"])
     explore.file_uploader(key="w.ckpt").set_value(
@@ -149,7 +138,6 @@ def test_bad_checkpoint_shows_error_and_keeps_values(explore: AppTest) -> None:
     assert (explore.session_state["mp.m"], explore.session_state["mp.n"]) == before
 
 
-@needs_video_io
 def test_bad_video_upload_shows_error_and_keeps_the_clip(explore: AppTest) -> None:
     frame = _panel(explore, "Frame")
     explore.segmented_control(key="w.source").set_value("Upload").run()
@@ -177,7 +165,6 @@ def _tiny_mp4(frames: int = 8, height: int = 48, width: int = 64) -> bytes:
     return buffer.getvalue()
 
 
-@needs_video_io
 def test_video_upload_replaces_the_clip(explore: AppTest) -> None:
     frame = _panel(explore, "Frame")
     explore.segmented_control(key="w.source").set_value("Upload").run()
@@ -189,7 +176,6 @@ def test_video_upload_replaces_the_clip(explore: AppTest) -> None:
     assert explore.slider(key="w.pair").max == 6  # 8 frames, 7 pairs
 
 
-@needs_video_io
 def test_sampling_that_gives_no_frames_keeps_the_previous_clip(explore: AppTest) -> None:
     explore.segmented_control(key="w.source").set_value("Upload").run()
     explore.file_uploader(key="w.upload").set_value(("moving.mp4", _tiny_mp4(), "video/mp4"))
@@ -203,7 +189,6 @@ def test_sampling_that_gives_no_frames_keeps_the_previous_clip(explore: AppTest)
     assert not explore.error
 
 
-@needs_video_io
 def test_export_renders_h264_clips(explore: AppTest) -> None:
     explore.toggle(key="w.export").set_value(True).run()
     explore.button(key="w.render").click().run()
