@@ -4,6 +4,7 @@ No Streamlit here: the app and training code both import this package.
 """
 
 from mp_core.checkpoints import load_params, save_params
+from mp_core.datasets import VideoDataset, open_dataset
 from mp_core.errors import (
     CheckpointError,
     DatasetError,
@@ -40,6 +41,7 @@ __all__ = [
     "Preset",
     "ShapeError",
     "SyntheticClip",
+    "VideoDataset",
     "VideoError",
     "VideoInfo",
     "attention_variation",
@@ -49,6 +51,7 @@ __all__ = [
     "motion_focus",
     "motion_intermediates",
     "motion_prompt",
+    "open_dataset",
     "power_normalization",
     "probe",
     "read_clip",
