@@ -13,7 +13,7 @@ import hashlib
 import io
 import json
 import math
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -26,9 +26,11 @@ from mp_core import (
     PRESETS,
     InputError,
     MotionParams,
+    Preset,
     VideoError,
     attention_variation,
     frame_difference,
+    motion_focus,
     motion_prompt,
     power_normalization,
     render,
@@ -36,8 +38,9 @@ from mp_core import (
 )
 from mp_core.checkpoints import load_params, params_to_json
 from mp_core.figures import DifferenceHistogram, difference_histogram
+from mp_core.power_norms import COMPARISON_NORMS
 from mp_core.samples import list_samples
-from mp_core.synthetic import synthetic_clip
+from mp_core.synthetic import SyntheticClip, synthetic_clip
 from mp_core.video_io import Clip, VideoInfo, probe, read_clip, read_clip_uniform, side_by_side, write_video
 
 State = MutableMapping[str, Any]
@@ -69,6 +72,7 @@ DEFAULTS: dict[str, Any] = {
     "mp.syn.objects": 1,
     "mp.syn.noise": 0.0,
     "mp.syn.flicker": 0.0,
+    "mp.syn.jitter": 0.0,
     "mp.syn.seed": 0,
     "mp.start": 0.0,
     "mp.frames": 16,
@@ -79,7 +83,25 @@ DEFAULTS: dict[str, Any] = {
     "mp.pair": 0,
     "mp.playing": False,
     "mp.last_good": None,
+    # Compare page
+    "mp.cmp.view": "Parameter sets",
+    "mp.cmp.count": 3,
+    "mp.cmp.choice.0": "Current sliders",
+    "mp.cmp.choice.1": "FineGym",
+    "mp.cmp.choice.2": "HMDB-51",
+    "mp.cmp.choice.3": "UCF-Crime",
+    "mp.cmp.ckpt.0": None,
+    "mp.cmp.ckpt.1": None,
+    "mp.cmp.ckpt.2": None,
+    "mp.cmp.ckpt.3": None,
+    **{f"mp.pn.{name}": spec.default for name, spec in COMPARISON_NORMS.items()},
 }
+CURRENT = "Current sliders"
+FOCUS_HELP = (
+    "Mean attention on the moving objects minus mean attention elsewhere (ground truth of the synthetic "
+    "clip): 0 = no preference, 1 = only the motion, below 0 = the static rest."
+)
+FROM_CHECKPOINT = "From a checkpoint…"
 
 
 def available_devices() -> list[str]:
@@ -180,6 +202,42 @@ def _on_checkpoint_upload() -> None:
         apply_checkpoint(st.session_state, upload.getvalue(), upload.name)
 
 
+def apply_compare_checkpoint(state: State, index: int, data: bytes, filename: str) -> bool:
+    """Learned values for column ``index`` of the Compare page; the sidebar's values are untouched."""
+    try:
+        params = load_params(data, name=filename)
+    except InputError as err:
+        state[f"mp.cmp.ckpt_error.{index}"] = f"Could not load learned values from {filename}: {err}"
+        return False
+    state[f"mp.cmp.ckpt.{index}"] = (filename, params)
+    state[f"mp.cmp.ckpt_error.{index}"] = ""
+    return True
+
+
+def compare_params(state: State, index: int) -> tuple[str, MotionParams] | None:
+    """Label and values of Compare column ``index``; None while its checkpoint is not loaded yet."""
+    choice = state[f"mp.cmp.choice.{index}"]
+    if choice == CURRENT:
+        return f"{index + 1}: current", current_params(state)
+    if choice in PRESETS:
+        return f"{index + 1}: {choice}", PRESETS[choice].params
+    loaded: tuple[str, MotionParams] | None = state[f"mp.cmp.ckpt.{index}"]
+    return None if loaded is None else (f"{index + 1}: {loaded[0]}", loaded[1])
+
+
+def compare_checkpoint_uploader(index: int) -> None:
+    """The uploader of a Compare column, with its error if the last file was rejected."""
+
+    def on_upload() -> None:
+        upload = st.session_state.get(f"w.cmp.upload.{index}")
+        if upload is not None:
+            apply_compare_checkpoint(st.session_state, index, upload.getvalue(), upload.name)
+
+    st.file_uploader("Checkpoint", type=CHECKPOINT_TYPES, key=f"w.cmp.upload.{index}", on_change=on_upload)
+    if st.session_state.get(f"mp.cmp.ckpt_error.{index}"):
+        st.error(st.session_state[f"mp.cmp.ckpt_error.{index}"])
+
+
 # --- clips: spec, decoding and device tensors (cached) -------------------------------------------------
 
 
@@ -250,26 +308,33 @@ def decode_clip(
     """Decode once per (clip, sampling); ``_data`` (upload bytes) is keyed by its digest in ``ident``."""
     start, frames, mode, stride, max_side = sampling
     if kind == "synthetic":
-        options = json.loads(ident)
-        width = max_side
-        height = max(2, round(max_side * 0.75) // 2 * 2)
-        return _synthetic(frames, height, width, options)
+        return _synthetic(ident, sampling).clip
     source = _data if kind == "upload" else ident
     if mode == "uniform":
         return read_clip_uniform(source, frames, start=start, max_side=max_side)
     return read_clip(source, max_frames=frames, stride=stride, start=start, max_side=max_side)
 
 
-def _synthetic(frames: int, height: int, width: int, options: dict[str, Any]) -> Clip:
+def _synthetic(ident: str, sampling: tuple[float, int, str, int, int]) -> SyntheticClip:
+    """The synthetic clip of the sidebar's options: ``max_side`` wide, 4:3, deterministic in its seed."""
+    options = json.loads(ident)
+    _, frames, _, _, max_side = sampling
     return synthetic_clip(
         num_frames=frames,
-        height=height,
-        width=width,
+        height=max(16, round(max_side * 0.75) // 2 * 2),
+        width=max_side,
         num_objects=int(options["objects"]),
         noise=float(options["noise"]),
         flicker=float(options["flicker"]),
+        jitter=float(options.get("jitter", 0.0)),
         seed=int(options["seed"]),
-    ).clip
+    )
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def motion_mask(spec: ClipSpec) -> Tensor | None:
+    """Ground truth of a synthetic clip: moving-object pixels per frame pair (T-1, H, W); else None."""
+    return _synthetic(spec.ident, spec.sampling).pair_mask if spec.kind == "synthetic" else None
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -414,6 +479,7 @@ def _clip_widgets(state: State) -> None:
         st.slider("Moving objects", 1, 4, **bind("mp.syn.objects", "w.syn.objects"))
         st.slider("Sensor noise (std)", 0.0, 0.2, step=0.01, **bind("mp.syn.noise", "w.syn.noise"))
         st.slider("Lighting flicker", 0.0, 0.3, step=0.01, **bind("mp.syn.flicker", "w.syn.flicker"))
+        st.slider("Camera jitter (px)", 0.0, 4.0, step=0.5, **bind("mp.syn.jitter", "w.syn.jitter"))
         st.number_input("Seed", 0, 10_000, **bind("mp.syn.seed", "w.syn.seed"))
     with st.expander("Sampling", expanded=False):
         st.number_input("Start (s)", 0.0, step=0.5, **bind("mp.start", "w.start"))
@@ -492,18 +558,27 @@ class PairImages(NamedTuple):
     prompt: np.ndarray
 
 
+def attention_and_prompt(data: ClipData, attention: Tensor, t: int) -> tuple[np.ndarray, np.ndarray]:
+    """Host images of an attention map (H, W) of pair t and of the prompt it makes from frame t+1."""
+    prompt = motion_prompt(attention[None], data.frames[t : t + 2])[0]
+    return (
+        render.to_numpy(render.attention_image(attention)),
+        render.to_numpy(render.frames_to_uint8(prompt)),
+    )
+
+
 def pair_images(data: ClipData, params: MotionParams, t: int, overlay_alpha: float = 0.0) -> PairImages:
     """Compute attention and prompt for pair t only, on the clip's device; return the displayed images."""
     attention = power_normalization(data.difference[t], params.slope, params.shift)
-    prompt = motion_prompt(attention[None], data.frames[t : t + 2])[0]
+    attention_image, prompt_image = attention_and_prompt(data, attention, t)
     frame = data.clip.frames[t + 1]
     if overlay_alpha > 0:
         frame = render.overlay(frame.to(attention.device), attention, overlay_alpha)
     return PairImages(
         frame=render.to_numpy(frame),
         difference=render.to_numpy(render.difference_image(data.difference[t], data.limit)),
-        attention=render.to_numpy(render.attention_image(attention)),
-        prompt=render.to_numpy(render.frames_to_uint8(prompt)),
+        attention=attention_image,
+        prompt=prompt_image,
     )
 
 
@@ -521,6 +596,28 @@ def clip_stats(data: ClipData, params: MotionParams) -> ClipStats:
     mean_r = float(variation.mean()) if variation.numel() else 0.0
     share = float((attention > 0.5).float().mean())
     return ClipStats(float(attention.mean()), share, variation.cpu().numpy(), mean_r)
+
+
+def sweep_table(data: ClipData, presets: Sequence[Preset], mask: Tensor | None) -> list[dict[str, float]]:
+    """One row per preset: λ, m, n, slope, shift and what they do on this clip (mean attention, R, focus)."""
+    rows = []
+    for preset in presets:
+        values = preset.params
+        stats = clip_stats(data, values)
+        row = {
+            "λ": preset.penalty_weight,
+            "m": values.m,
+            "n": values.n,
+            "slope a": round(values.slope, 3),
+            "shift b": round(values.shift, 4),
+            "mean attention": round(stats.attention_mean, 4),
+            "R": float(f"{stats.variation_mean:.4g}"),
+        }
+        if mask is not None:
+            attention = power_normalization(data.difference, values.slope, values.shift)
+            row["motion focus"] = round(motion_focus(attention, mask), 4)
+        rows.append(row)
+    return rows
 
 
 PANEL_TITLES = ("Frame", "Difference", "Attention", "Prompt")

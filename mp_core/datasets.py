@@ -82,29 +82,35 @@ class VideoDataset(Sequence[Sample]):
         return _counts(s.label for s in self.samples)
 
     def read(
-        self, sample: int | Sample, *, num_frames: int | None = None, uniform: bool = False, **kwargs: Any
+        self,
+        sample: int | str | Sample,
+        *,
+        num_frames: int | None = None,
+        uniform: bool = False,
+        **kwargs: Any,
     ) -> Clip:
-        """Decode one sample (keyword arguments go to :func:`mp_core.video_io.read_clip`).
+        """Decode one sample, given by index, key or :class:`Sample` (keywords go to ``read_clip``).
 
         With ``uniform=True``, ``num_frames`` frames evenly spaced over the clip (as training pipelines do).
         """
-        if isinstance(sample, int):
-            sample = self.samples[sample]
+        key = self.samples[sample].key if isinstance(sample, int) else getattr(sample, "key", sample)
         source: Path | bytes
         if self.kind == "hdf5":
             import h5py
 
             with h5py.File(self.root, "r") as h5:
-                source = _h5_bytes(h5[sample.key])
+                if key not in h5:
+                    raise DatasetError(f"{self.root.name}: no file {key!r} in the pack")
+                source = _h5_bytes(h5[key])
         else:
-            source = self.root / sample.key
+            source = self.root / key
         if uniform:
             if num_frames is None:
                 raise DatasetError("uniform sampling needs num_frames")
             clip = read_clip_uniform(source, num_frames, **kwargs)
         else:
             clip = read_clip(source, max_frames=num_frames, **kwargs)
-        return replace(clip, name=sample.key)
+        return replace(clip, name=key)
 
 
 def _counts(values: Any) -> dict[str, int]:

@@ -18,12 +18,14 @@ from torch import Tensor
 
 from mp_core.motion import power_normalization
 from mp_core.params import MotionParams, Preset
+from mp_core.power_norms import NormSpec
 
 __all__ = [
     "DifferenceHistogram",
     "attention_surface_figure",
     "difference_histogram",
     "lambda_sweep_figure",
+    "norm_comparison_figure",
     "pipeline_figure",
     "pn_curve_figure",
     "variation_figure",
@@ -174,6 +176,36 @@ def attention_surface_figure(attention: Tensor, max_side: int = 96) -> go.Figure
             "aspectratio": {"x": 1, "y": height / width, "z": 0.5},
         },
     )
+    return fig
+
+
+def norm_comparison_figure(
+    ours: MotionParams,
+    norms: Mapping[str, tuple[NormSpec, float]],
+    histogram: DifferenceHistogram | None = None,
+) -> go.Figure:
+    """The paper's function against the comparison power normalizations (each at its parameter value).
+
+    Example:
+        >>> from mp_core.power_norms import COMPARISON_NORMS
+        >>> norms = {name: (spec, spec.default) for name, spec in COMPARISON_NORMS.items()}
+        >>> [trace.name for trace in norm_comparison_figure(MotionParams(0.257, 0.053), norms).data]
+        ['Ours (a=23.46, b=0.032)', 'Gamma γ=0.5', 'MaxExp η=20', 'SigmE η=50', 'AsinhE γ=50']
+    """
+    label = f"Ours (a={ours.slope:.2f}, b={ours.shift:.3f})"
+    fig = pn_curve_figure({label: ours}, histogram)
+    x = torch.linspace(-1.0, 1.0, 401, dtype=torch.float64)
+    for index, (name, (spec, value)) in enumerate(norms.items(), start=1):
+        fig.add_trace(
+            go.Scatter(
+                x=x.numpy(),
+                y=spec.fn(x, value).numpy(),
+                name=f"{name} {spec.param_name}={value:g}",
+                mode="lines",
+                line={"color": _COLOURS[index % len(_COLOURS)], "width": 2, "dash": "dot"},
+            ),
+            secondary_y=False,
+        )
     return fig
 
 

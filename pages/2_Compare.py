@@ -1,0 +1,105 @@
+"""Compare: parameter sets side by side, the paper's comparison power normalizations, and the λ sweep."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import ui_shared as ui
+from mp_core import PRESETS, MotionParams, figures, lambda_sweep, motion_focus, power_normalization
+from mp_core.power_norms import COMPARISON_NORMS
+
+ui.setup_page("Compare")
+st.title("Compare")
+loaded = ui.sidebar()
+if loaded is None:
+    st.stop()
+spec, data, params = loaded
+state = st.session_state
+state["mp.pair"] = min(state["mp.pair"], data.num_pairs - 1)
+if data.num_pairs > 1:
+    st.slider("Frame pair t (all columns)", 0, data.num_pairs - 1, **ui.bind("mp.pair", "w.cmp.pair"))
+t = state["mp.pair"]
+mask = ui.motion_mask(spec)
+views = ["Parameter sets", "Power normalizations", "λ sweep"]
+# Only the chosen view is computed (tabs would compute all three).
+view = st.segmented_control("View", views, required=True, **ui.bind("mp.cmp.view", "w.cmp.view"))
+
+
+def show_column(label: str, values: MotionParams) -> None:
+    attention = power_normalization(data.difference[t], values.slope, values.shift)
+    attention_image, prompt_image = ui.attention_and_prompt(data, attention, t)
+    st.image(attention_image, caption=f"Attention · {label}", width="stretch")
+    st.image(prompt_image, caption=f"Prompt · {label}", width="stretch")
+    stats = ui.clip_stats(data, values)
+    st.markdown(
+        f"a = **{values.slope:.2f}**, b = **{values.shift:+.3f}** (m = {values.m:.4f}, n = {values.n:.4f})"
+    )
+    left, right = st.columns(2)
+    left.metric("Mean attention", f"{stats.attention_mean:.3f}")
+    right.metric("R (clip)", f"{stats.variation_mean:.4g}")
+    if mask is not None:
+        whole = power_normalization(data.difference, values.slope, values.shift)
+        st.metric("Motion focus", f"{motion_focus(whole, mask):+.3f}", help=ui.FOCUS_HELP)
+
+
+if view == "Parameter sets":
+    count = st.slider("Parameter sets", 2, 4, **ui.bind("mp.cmp.count", "w.cmp.count"))
+    curves = {}
+    for index, column in enumerate(st.columns(count)):
+        with column:
+            options = [ui.CURRENT, *PRESETS, ui.FROM_CHECKPOINT]
+            key = f"mp.cmp.choice.{index}"
+            st.selectbox(f"Set {index + 1}", options, **ui.bind(key, f"w.cmp.choice.{index}"))
+            if state[key] == ui.FROM_CHECKPOINT:
+                ui.compare_checkpoint_uploader(index)
+            chosen = ui.compare_params(state, index)
+            if chosen is None:
+                st.info("Upload a checkpoint (.pyth, .pt, .pth, .ckpt, .safetensors or .json).")
+                continue
+            show_column(*chosen)
+            curves[chosen[0]] = chosen[1]
+    st.markdown("**The functions together** over the clip's differences")
+    st.plotly_chart(figures.pn_curve_figure(curves, data.histogram), key="cmp_curves")
+
+elif view == "Power normalizations":
+    st.caption(
+        "The paper's function uses the sign of the change; the earlier power normalizations only its size "
+        "|D|. Each row: attention map and prompt for pair t."
+    )
+    rows = [("Ours", None), *COMPARISON_NORMS.items()]
+    for name, norm in rows:
+        control, attention_column, prompt_column = st.columns([2, 3, 3], vertical_alignment="center")
+        with control:
+            if norm is None:
+                st.markdown(f"**Ours** · a = {params.slope:.2f}, b = {params.shift:+.3f}")
+                st.latex(r"\sigma\big(a\,(D - b)\big)")
+                attention = power_normalization(data.difference[t], params.slope, params.shift)
+            else:
+                st.markdown(f"**{name}**")
+                st.latex(norm.formula)
+                st.slider(norm.param_name, norm.min, norm.max, **ui.bind(f"mp.pn.{name}", f"w.pn.{name}"))
+                attention = norm.fn(data.difference[t], float(state[f"mp.pn.{name}"]))
+        attention_image, prompt_image = ui.attention_and_prompt(data, attention, t)
+        attention_column.image(attention_image, caption=f"Attention · {name}", width="stretch")
+        prompt_column.image(prompt_image, caption=f"Prompt · {name}", width="stretch")
+        if mask is not None:
+            focus = motion_focus(attention, mask[t])
+            control.metric("Motion focus (pair t)", f"{focus:+.3f}", help=ui.FOCUS_HELP)
+    norms = {name: (norm, float(state[f"mp.pn.{name}"])) for name, norm in COMPARISON_NORMS.items()}
+    st.plotly_chart(figures.norm_comparison_figure(params, norms, data.histogram), key="norm_curves")
+
+else:
+    sweep = lambda_sweep()
+    st.caption(
+        "Values learned on FineGym with penalty weights λ = 0 … 10 (the paper's ablation), applied to this "
+        "clip at pair t."
+    )
+    for start in range(0, len(sweep), 5):
+        for preset, column in zip(sweep[start : start + 5], st.columns(5), strict=False):
+            values = preset.params
+            attention = power_normalization(data.difference[t], values.slope, values.shift)
+            image, _ = ui.attention_and_prompt(data, attention, t)
+            caption = f"λ = {preset.penalty_weight:g} · a = {values.slope:.1f}, b = {values.shift:+.2f}"
+            column.image(image, caption=caption, width="stretch")
+    st.plotly_chart(figures.lambda_sweep_figure(sweep), key="sweep")
+    st.dataframe(ui.sweep_table(data, sweep, mask), hide_index=True)
