@@ -1,0 +1,117 @@
+"""The Dataset page through AppTest, on datasets of the three formats built here from synthetic clips."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from mp_core.synthetic import synthetic_clip
+from mp_core.video_io import write_video
+from tests.conftest import REPO_ROOT
+
+DATASET = "pages/3_Dataset.py"
+CLIPS = ["jump/a.mp4", "jump/b.mp4", "jump/c.mp4", "run/d.mp4"]
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("folder")
+    for seed, key in enumerate(CLIPS):
+        (root / key).parent.mkdir(parents=True, exist_ok=True)
+        write_video(root / key, synthetic_clip(num_frames=8, height=48, width=64, seed=seed).clip.frames, 25)
+    return root
+
+
+@pytest.fixture(scope="module")
+def lists(folder: Path, tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("lists")
+    for key in CLIPS:
+        (root / "videos" / key).parent.mkdir(parents=True, exist_ok=True)
+        (root / "videos" / key).write_bytes((folder / key).read_bytes())
+    (root / "train.csv").write_text("videos/jump/a.mp4 0\nvideos/run/d.mp4 1\nbroken-line\nvideos/x.mp4 1\n")
+    (root / "val.csv").write_text("videos/jump/b.mp4 0\nvideos/jump/c.mp4 0\n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def pack(lists: Path, tmp_path_factory) -> Path:
+    target = tmp_path_factory.mktemp("h5") / "pack.h5"
+    with h5py.File(target, "w") as h5:
+        for path in sorted(p for p in lists.rglob("*") if p.is_file()):
+            h5.create_dataset(
+                path.relative_to(lists).as_posix(), data=np.frombuffer(path.read_bytes(), np.uint8)
+            )
+    return target
+
+
+def open_page(path: Path | str) -> AppTest:
+    at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=30).run()
+    at.switch_page(DATASET).run()
+    assert not at.exception
+    at.text_input(key="w.ds.path").set_value(str(path)).run()
+    assert not at.exception
+    return at
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_folder_dataset_counts_viewer_and_grid(folder: Path) -> None:
+    at = open_page(folder)
+    expected = {"Samples": "4", "Classes": "2", "Splits": "all 4", "Format": "folder"}
+    assert {k: metrics(at)[k] for k in expected} == expected
+    assert not at.expander or "problem" not in at.expander[0].label
+    panels = [i.captions[0].split(" · ")[0] for i in at.get("image") if i.captions[0]]
+    assert panels[:4] == [
+        "Frame Xₜ₊₁",
+        "Difference Dₜ = Gₜ₊₁ − Gₜ",
+        "Attention Aₜ = σ(a(Dₜ − b))",
+        "Prompt Pₜ = Aₜ ⊙ Xₜ₊₁",
+    ]
+    assert "label **jump**" in " ".join(md.value for md in at.markdown)
+    at.toggle(key="w.ds.grid").set_value(True).run()
+    assert not at.exception
+    grid = [i.captions[0] for i in at.get("image") if i.captions and i.captions[0].startswith("jump/")]
+    assert grid == ["jump/a.mp4", "jump/b.mp4", "jump/c.mp4"]
+
+
+def test_split_lists_report_the_broken_line_and_the_missing_clip(lists: Path) -> None:
+    at = open_page(lists)
+    assert metrics(at)["Samples"] == "4" and metrics(at)["Format"] == "split-lists"
+    assert at.expander[0].label == "2 problem(s) skipped while listing"
+    problems = at.code[0].value
+    assert "train.csv:3: expected 'path label', got 'broken-line'" in problems
+    assert "train.csv:4: clip not found: videos/x.mp4" in problems
+
+
+def test_filters_and_picking_a_sample(lists: Path) -> None:
+    at = open_page(lists)
+    at.selectbox(key="w.ds.split").set_value("val").run()
+    assert at.selectbox(key="w.ds.sample").options == ["videos/jump/b.mp4 · 0", "videos/jump/c.mp4 · 0"]
+    before = [i.value[0] for i in at.get("image") if i.captions and i.captions[0].startswith("Frame")]
+    at.selectbox(key="w.ds.sample").set_value("videos/jump/c.mp4").run()
+    assert not at.exception
+    after = [i.value[0] for i in at.get("image") if i.captions and i.captions[0].startswith("Frame")]
+    assert before != after
+    assert len(at.dataframe[0].value) == 2
+
+
+def test_hdf5_pack(pack: Path) -> None:
+    at = open_page(pack)
+    assert metrics(at)["Samples"] == "4" and metrics(at)["Format"] == "hdf5"
+    assert at.expander[0].label == "2 problem(s) skipped while listing"
+    assert len([i for i in at.get("image") if i.captions and i.captions[0].startswith("Attention")]) == 1
+
+
+def test_bad_path_keeps_the_open_dataset(folder: Path, tmp_path: Path) -> None:
+    at = open_page(folder)
+    at.text_input(key="w.ds.path").set_value(str(tmp_path / "missing")).run()
+    assert not at.exception
+    assert "no such file or folder" in at.error[0].value
+    assert metrics(at)["Samples"] == "4"
+    assert at.selectbox(key="w.ds.recent").options == [str(folder)]
