@@ -76,7 +76,7 @@ DEFAULTS: dict[str, Any] = {
     "mp.syn.seed": 0,
     "mp.start": 0.0,
     "mp.frames": 16,
-    "mp.mode": "stride",
+    "mp.mode": "uniform",  # frames spread over the whole clip, as models are fed: the action is in view
     "mp.stride": 1,
     "mp.max_side": 320,
     "mp.device": None,
@@ -311,7 +311,10 @@ def decode_clip(
         return _synthetic(ident, sampling).clip
     source = _data if kind == "upload" else ident
     if mode == "uniform":
-        return read_clip_uniform(source, frames, start=start, max_side=max_side)
+        # A clip shorter than asked for is shown whole: repeated frames would only add zero differences.
+        info = probe(source)
+        available = max(2, math.ceil((info.duration - start) * info.fps)) if info.duration else frames
+        return read_clip_uniform(source, min(frames, available), start=start, max_side=max_side)
     return read_clip(source, max_frames=frames, stride=stride, start=start, max_side=max_side)
 
 
