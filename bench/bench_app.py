@@ -1,0 +1,145 @@
+"""Browser figures of the app: slider key press -> updated attention panel, and new clip -> first panels.
+
+Run: .venv/bin/python bench/bench_app.py [--repeats N]. Starts `streamlit run app.py` on a free port and
+drives Debian chromium with playwright, as the browser tests do. Times are measured in Python around the
+key press / click until the page shows the new image (playwright polls the DOM on animation frames).
+Targets on the 2-core CPU: slider -> panels <= 300 ms median (64 frames at 224 px); first panels of a
+shipped sample <= 2 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.helpers_browser import CHROMIUM_FLAGS, chromium_path, streamlit_server, wait_ready
+
+SRC_OF = """(title) => {
+  for (const el of document.querySelectorAll('[data-testid="stImage"]')) {
+    const cap = el.parentElement.querySelector('[data-testid="stImageCaption"]')
+             || el.querySelector('[data-testid="stImageCaption"]');
+    if (cap && cap.textContent.startsWith(title)) return el.querySelector('img').src;
+  }
+  return null;
+}"""
+CHANGED = """([title, before]) => {
+  for (const el of document.querySelectorAll('[data-testid="stImage"]')) {
+    const cap = el.parentElement.querySelector('[data-testid="stImageCaption"]')
+             || el.querySelector('[data-testid="stImageCaption"]');
+    if (cap && cap.textContent.startsWith(title)) {
+      const img = el.querySelector('img');
+      return img.src !== before && img.complete;
+    }
+  }
+  return false;
+}"""
+
+
+def report(name: str, values: list[float], target: float) -> None:
+    median = statistics.median(values)
+    verdict = "meets" if median <= target else "MISSES"
+    print(
+        f"  {name}: median {median * 1e3:7.0f} ms  min {min(values) * 1e3:7.0f} ms"
+        f"  max {max(values) * 1e3:7.0f} ms  (n={len(values)}; target {target * 1e3:.0f} ms: {verdict},"
+        f" {median / target:.2f}x of it)"
+    )
+
+
+def set_sampling(page, frames: int, max_side_steps_left: int) -> None:
+    """Frames slider to ``frames`` (from 16) and max side down by some steps, through the keyboard."""
+    page.locator('[data-testid="stSidebar"]').get_by_text("Sampling", exact=True).first.click()
+    slider = page.get_by_role("slider", name="Frames")
+    slider.focus()
+    for _ in range(frames - 16):
+        page.keyboard.press("ArrowRight")
+    page.locator('[data-testid="stSidebar"]').get_by_text(f"{frames} frames at").first.wait_for(
+        timeout=120_000
+    )
+    wait_ready(page, 120_000)
+    side = page.get_by_role("slider", name="Max side (px)")
+    side.focus()
+    for _ in range(max_side_steps_left):
+        page.keyboard.press("ArrowLeft")
+    page.locator('[data-testid="stSidebar"]').get_by_text("at 224×").first.wait_for(timeout=120_000)
+    wait_ready(page, 120_000)
+
+
+def slider_to_panel(page, repeats: int) -> list[float]:
+    slider = page.get_by_role("slider", name="Shift b")
+    times = []
+    for index in range(repeats + 2):
+        before = page.evaluate(SRC_OF, "Attention")
+        slider.focus()
+        start = time.perf_counter()
+        page.keyboard.press("ArrowRight" if index % 2 == 0 else "ArrowLeft")
+        page.wait_for_function(CHANGED, arg=["Attention", before], timeout=30_000, polling="raf")
+        elapsed = time.perf_counter() - start
+        wait_ready(page)
+        if index >= 2:  # the first two warm up the caches of this clip size
+            times.append(elapsed)
+        time.sleep(0.3)
+    return times
+
+
+def new_clip_to_panels(page, titles: list[str]) -> list[float]:
+    times = []
+    for title in titles:
+        before = page.evaluate(SRC_OF, "Frame")
+        page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
+        option = page.get_by_role("option", name=title)
+        start = time.perf_counter()
+        option.click()
+        page.wait_for_function(CHANGED, arg=["Frame", before], timeout=60_000, polling="raf")
+        times.append(time.perf_counter() - start)
+        wait_ready(page)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=15)
+    args = parser.parse_args()
+    executable = chromium_path()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        print("slider key press -> updated attention panel (Explore, pen_coin, 64 frames at 224 px)")
+        with streamlit_server() as url:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{url}/Explore")
+            wait_ready(page, 120_000)
+            set_sampling(page, 64, 2)
+            report("slider -> panel", slider_to_panel(page, args.repeats), 0.3)
+            page.close()
+        print("choosing a shipped sample -> its first panels (default sampling: 16 frames, max side 320)")
+        cold, warm, first_visit, next_visit = [], [], [], []
+        for _ in range(3):  # a fresh server each round: the first choice of each clip decodes it
+            with streamlit_server() as url:
+                for visits in (first_visit, next_visit):  # the server's first session imports torch
+                    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                    start = time.perf_counter()
+                    page.goto(f"{url}/Explore")
+                    page.wait_for_selector('[data-testid="stImage"] img', timeout=120_000)
+                    visits.append(time.perf_counter() - start)
+                    wait_ready(page, 120_000)
+                    if visits is first_visit:
+                        page.close()
+                titles = ["Cyclist on a court", "Hand tilts a cup", "1906 Grand Prix race car"]
+                cold += new_clip_to_panels(page, titles)
+                warm += new_clip_to_panels(page, ["Pen pushes a coin", *titles])
+                page.close()
+        report("new clip -> first panels, not cached", cold, 2.0)
+        report("new clip -> first panels, cached", warm, 2.0)
+        report("open /Explore -> first panels, first session of a fresh server", first_visit, 2.0)
+        report("open /Explore -> first panels, a later session", next_visit, 2.0)
+        browser.close()
+
+
+if __name__ == "__main__":
+    main()
