@@ -20,6 +20,7 @@ from typing import BinaryIO
 import av
 import numpy as np
 import torch
+from av.video.reformatter import ColorPrimaries, ColorRange, Colorspace, ColorTrc
 from torch import Tensor
 
 from mp_core.errors import ShapeError, VideoError
@@ -166,15 +167,11 @@ def _decode(
         codec = stream.codec_context.name
         original = (stream.codec_context.height, stream.codec_context.width)
         size: tuple[int, int] | None = None  # output (height, width), fixed by the first kept frame
-        if start > 0:
-            try:
-                container.seek(int(start * av.time_base), backward=True)
-            except av.FFmpegError:
-                container.seek(0)  # unseekable input: decode from the start and skip
+        offset = _start_offset(stream)
         index = 0
         problems: list[str] = []
-        for frame in _decoded_frames(container, stream, problems):
-            time = frame.time if frame.time is not None else index / fps
+        for frame in _frames_from(container, stream, start, offset, problems):
+            time = _frame_time(frame, offset, index / fps)
             if time + 1.0 / fps <= start + 1e-6:
                 continue  # keep from the frame on screen at `start`
             copies = keep(index, time)
@@ -240,6 +237,60 @@ def _decoded_frames(
             problems.append(str(err))
             continue
         yield from decoded
+
+
+def _start_offset(stream: av.video.stream.VideoStream) -> Fraction:
+    """Time of the stream's first frame (MPEG-TS often starts at 1.4 s): timestamps are counted from it."""
+    if stream.start_time is None or stream.time_base is None:
+        return Fraction(0)
+    return max(Fraction(0), stream.start_time * stream.time_base)
+
+
+def _frame_time(frame: av.VideoFrame, offset: Fraction, fallback: float) -> float:
+    """Seconds since the stream's start, exact from the integer pts (``fallback`` for frames without one)."""
+    if frame.pts is None or frame.time_base is None:
+        return fallback
+    return float(frame.pts * frame.time_base - offset)
+
+
+def _frames_from(
+    container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    start: float,
+    offset: Fraction,
+    problems: list[str],
+) -> Iterator[av.VideoFrame]:
+    """Decoded frames beginning at or before the frame on screen at ``start`` (seconds after ``offset``).
+
+    Seeking lands on a keyframe before the target in indexed containers (MP4, MKV); containers without an
+    index (MPEG-TS, some AVI) can land after it, so the seek steps back until the first frame is early enough.
+    """
+    if start <= 0:
+        yield from _decoded_frames(container, stream, problems)
+        return
+    for back in (0.0, 1.0, 4.0, 16.0, math.inf):
+        target = max(0.0, start - back)
+        try:
+            if target > 0:
+                container.seek(round((target + offset) / stream.time_base), stream=stream, backward=True)
+            else:
+                container.seek(0)  # the file's start (a seek to the first pts can land after it in MPEG-TS)
+        except av.FFmpegError as err:
+            if back > 0:
+                raise VideoError(f"cannot seek back to {target:g} s ({err})") from err
+            container.seek(0)  # no seek possible before anything was read: decode from the start and skip
+            target = 0.0
+        problems.clear()
+        frames = _decoded_frames(container, stream, problems)
+        first = next(frames, None)
+        if first is None and target > 0:
+            continue  # landed past the last frame
+        if first is None:
+            return
+        if target == 0 or _frame_time(first, offset, 0.0) <= start + 1e-6:
+            yield first
+            yield from frames
+            return
 
 
 def read_clip(
@@ -426,8 +477,15 @@ def _encode_h264(
         stream.pix_fmt = "yuv420p"
         # The frame time base must come from the codec (1/fps): the stream's is only known after the header.
         stream.codec_context.time_base = 1 / rate
+        # Convert with BT.709 (limited range) and say so in the stream: untagged H.264 leaves the matrix to
+        # each player's guess (BT.601 or BT.709), which shifts colours by up to ~20 levels.
+        context = stream.codec_context
+        context.colorspace, context.color_range = Colorspace.ITU709.value, ColorRange.MPEG.value
+        context.color_primaries, context.color_trc = ColorPrimaries.BT709.value, ColorTrc.BT709.value
         for index, rgb in enumerate(array):
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(
+                format="yuv420p", dst_colorspace=Colorspace.ITU709, dst_color_range=ColorRange.MPEG
+            )
             frame.pts = index
             frame.time_base = stream.codec_context.time_base
             container.mux(stream.encode(frame))

@@ -81,6 +81,19 @@ def test_start_seeks_to_the_frame_on_screen_at_that_time(long_video: Path) -> No
     assert frame_index(mid.frames[0]) == 75 % 32
 
 
+def test_seeking_in_mpeg_ts_which_has_no_index(tmp_path: Path) -> None:
+    # MPEG-TS streams start at a nonzero time and seek imprecisely: here the seek lands on the keyframe at
+    # frame 32 (the ramp wraps there, a scene cut), after the target, and must step back.
+    path = make_video(tmp_path / "clip.ts", 96, fps=30, gop=50, size=(32, 32))
+    whole = read_clip(path)
+    assert whole.timestamps[:3] == pytest.approx([0.0, 1 / 30, 2 / 30])  # counted from the stream's start
+    for start, first in [(1.0, 30), (0.4, 12), (2.5, 75)]:
+        clip = read_clip(path, start=start, max_frames=2)
+        assert clip.timestamps == pytest.approx([first / 30, (first + 1) / 30])
+        assert [frame_index(f) for f in clip.frames] == [first % 32, (first + 1) % 32]
+        assert clip.warnings == ()
+
+
 def test_start_past_the_end(h264: Path) -> None:
     with pytest.raises(VideoError, match=r"no frame at or after start = 50 s"):
         read_clip(h264, start=50.0)
@@ -179,6 +192,16 @@ def test_bad_input_raises_a_specific_video_error(tmp_path: Path, make, message: 
         probe(path)
 
 
+def test_a_file_whose_video_packets_are_all_garbage_has_no_decodable_frame(tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    write_video(buffer, ramp_frames(6, 32, 32), 10)
+    data = bytearray(buffer.getvalue())
+    media = data.find(b"mdat") + 4  # faststart: the index comes first and survives
+    data[media:] = bytes(len(data) - media)
+    with pytest.raises(VideoError, match=r"garbage\.mp4: no decodable frame"):
+        read_clip(_write(tmp_path / "garbage.mp4", bytes(data)))
+
+
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
@@ -208,6 +231,19 @@ def test_write_video_is_browser_playable_h264_faststart(tmp_path: Path) -> None:
         assert stream.codec_context.pix_fmt == "yuv420p"
         assert stream.frames == 12
         assert float(stream.average_rate) == pytest.approx(24)
+
+
+def test_write_video_tags_bt709_and_keeps_colours(tmp_path: Path) -> None:
+    colours = np.array([[250, 90, 40], [20, 200, 60], [30, 60, 220], [128, 128, 128], [255, 255, 255]])
+    frames = np.broadcast_to(colours[:, None, None, :].astype(np.uint8), (5, 32, 32, 3))
+    path = tmp_path / "colours.mp4"
+    write_video(path, frames, 10)
+    with av.open(str(path)) as container:
+        frame = next(container.decode(video=0))
+        # BT.709 matrix, primaries and transfer, limited range: players need not guess.
+        assert (frame.colorspace, frame.color_range, frame.color_primaries, frame.color_trc) == (1, 1, 1, 1)
+    back = read_clip(path).frames[:, 16, 16].int()
+    assert (back - torch.from_numpy(colours)).abs().max() <= 4  # CRF 20 and 8-bit rounding
 
 
 def test_write_video_refuses_bad_frames(tmp_path: Path) -> None:
