@@ -463,6 +463,18 @@ def sidebar() -> tuple[ClipSpec, ClipData, MotionParams] | None:
     return loaded[0], loaded[1], current_params(state)
 
 
+def clip_page(title: str) -> tuple[ClipSpec, ClipData, MotionParams]:
+    """Preamble of a page that shows the sidebar's clip: config, title and sidebar; stops without a clip."""
+    setup_page(title)
+    st.title(title)
+    loaded = sidebar()
+    if loaded is None:
+        st.stop()
+    state = st.session_state
+    state["mp.pair"] = min(state["mp.pair"], loaded[1].num_pairs - 1)  # a shorter clip than before
+    return loaded
+
+
 def _clip_widgets(state: State) -> None:
     st.segmented_control("Clip source", SOURCES, required=True, **bind("mp.source", "w.source"))
     samples = list_samples()

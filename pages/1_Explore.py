@@ -7,14 +7,8 @@ import streamlit as st
 import ui_shared as ui
 from mp_core import MotionParams, figures, power_normalization
 
-ui.setup_page("Explore")
-st.title("Explore")
-loaded = ui.sidebar()
-if loaded is None:
-    st.stop()
-spec, data, params = loaded
+spec, data, params = ui.clip_page("Explore")
 state = st.session_state
-state["mp.pair"] = min(state["mp.pair"], data.num_pairs - 1)
 
 options = st.columns(3)
 overlay = options[0].toggle("Overlay attention on the frame", key="w.overlay")

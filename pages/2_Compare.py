@@ -8,14 +8,8 @@ import ui_shared as ui
 from mp_core import PRESETS, MotionParams, figures, lambda_sweep, motion_focus, power_normalization
 from mp_core.power_norms import COMPARISON_NORMS
 
-ui.setup_page("Compare")
-st.title("Compare")
-loaded = ui.sidebar()
-if loaded is None:
-    st.stop()
-spec, data, params = loaded
+spec, data, params = ui.clip_page("Compare")
 state = st.session_state
-state["mp.pair"] = min(state["mp.pair"], data.num_pairs - 1)
 if data.num_pairs > 1:
     st.slider("Frame pair t (all columns)", 0, data.num_pairs - 1, **ui.bind("mp.pair", "w.cmp.pair"))
 t = state["mp.pair"]
