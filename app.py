@@ -7,6 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 import ui_shared as ui
+from mp_core import clip_view as view
 from mp_core import figures, render
 
 ui.setup_page("Home")
@@ -31,7 +32,7 @@ loaded = ui.sidebar()
 if loaded is not None:
     spec, data, params = loaded
     t = data.num_pairs // 2
-    images = ui.pair_images(data, params, t)
+    images = view.pair_images(data, params, t)
     stages = [
         ("Xₜ", render.to_numpy(data.clip.frames[t])),
         ("Xₜ₊₁", images.frame),

@@ -10,14 +10,12 @@ argument, so tests can call them with a plain dict.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import math
-from collections.abc import Callable, MutableMapping, Sequence
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-import numpy as np
 import streamlit as st
 import torch
 from torch import Tensor
@@ -26,22 +24,14 @@ from mp_core import (
     PRESETS,
     InputError,
     MotionParams,
-    Preset,
-    VideoError,
-    attention_variation,
-    frame_difference,
-    motion_focus,
-    motion_prompt,
-    power_normalization,
     render,
-    rgb_to_gray,
 )
 from mp_core.checkpoints import load_params, params_to_json
-from mp_core.figures import DifferenceHistogram, difference_histogram
+from mp_core.clip_view import ClipData, PairImages, prepare_clip
 from mp_core.power_norms import COMPARISON_NORMS
 from mp_core.samples import list_samples
 from mp_core.synthetic import SyntheticClip, synthetic_clip
-from mp_core.video_io import Clip, VideoInfo, probe, read_clip, read_clip_uniform, side_by_side, write_video
+from mp_core.video_io import Clip, VideoInfo, probe, read_clip, read_clip_uniform
 
 State = MutableMapping[str, Any]
 
@@ -257,21 +247,6 @@ class ClipSpec:
     sampling: tuple[float, int, str, int, int]  # start, frames, mode, stride, max_side
 
 
-@dataclass(frozen=True)
-class ClipData:
-    """A decoded clip on its device, with what does not depend on slope and shift."""
-
-    clip: Clip  # host uint8 frames [T, H, W, 3], fps, name, ...
-    frames: Tensor  # [T, 3, H, W] float in [0, 1] on the device
-    difference: Tensor  # [T-1, H, W] on the device
-    limit: float  # symmetric colour range of the differences over the whole clip
-    histogram: DifferenceHistogram
-
-    @property
-    def num_pairs(self) -> int:
-        return self.difference.shape[0]
-
-
 def sampling_of(state: State) -> tuple[float, int, str, int, int]:
     return (
         float(state["mp.start"]),
@@ -343,24 +318,6 @@ def motion_mask(spec: ClipSpec) -> Tensor | None:
 @st.cache_data(max_entries=16, show_spinner=False)
 def probe_clip(kind: str, ident: str, _data: bytes | None) -> VideoInfo:
     return probe(_data if kind == "upload" else ident)
-
-
-def prepare_clip(clip: Clip, device: str, label: str) -> ClipData:
-    """Move a decoded clip to ``device`` and compute what does not depend on slope and shift.
-
-    Raises:
-        VideoError: the clip has fewer than 2 frames.
-    """
-    count = clip.frames.shape[0]
-    if count < 2:
-        raise VideoError(
-            f"{label} gives {count} frame with this sampling; the method needs at least 2 "
-            "(try an earlier start or a smaller stride)"
-        )
-    frames = clip.as_float(device=torch.device(device))
-    difference = frame_difference(rgb_to_gray(frames))
-    limit = render.symmetric_limit(difference)
-    return ClipData(clip, frames, difference, limit, difference_histogram(difference))
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
@@ -564,77 +521,6 @@ def _toggle_raw() -> None:
 # --- panels --------------------------------------------------------------------------------------------
 
 
-class PairImages(NamedTuple):
-    """The four host images (uint8, H×W×3) of frame pair t."""
-
-    frame: np.ndarray
-    difference: np.ndarray
-    attention: np.ndarray
-    prompt: np.ndarray
-
-
-def attention_and_prompt(data: ClipData, attention: Tensor, t: int) -> tuple[np.ndarray, np.ndarray]:
-    """Host images of an attention map (H, W) of pair t and of the prompt it makes from frame t+1."""
-    prompt = motion_prompt(attention[None], data.frames[t : t + 2])[0]
-    return (
-        render.to_numpy(render.attention_image(attention)),
-        render.to_numpy(render.frames_to_uint8(prompt)),
-    )
-
-
-def pair_images(data: ClipData, params: MotionParams, t: int, overlay_alpha: float = 0.0) -> PairImages:
-    """Compute attention and prompt for pair t only, on the clip's device; return the displayed images."""
-    attention = power_normalization(data.difference[t], params.slope, params.shift)
-    attention_image, prompt_image = attention_and_prompt(data, attention, t)
-    frame = data.clip.frames[t + 1]
-    if overlay_alpha > 0:
-        frame = render.overlay(frame.to(attention.device), attention, overlay_alpha)
-    return PairImages(
-        frame=render.to_numpy(frame),
-        difference=render.to_numpy(render.difference_image(data.difference[t], data.limit)),
-        attention=attention_image,
-        prompt=prompt_image,
-    )
-
-
-class ClipStats(NamedTuple):
-    attention_mean: float
-    share_above_half: float
-    variation: np.ndarray  # (T-2,)
-    variation_mean: float  # R
-
-
-def clip_stats(data: ClipData, params: MotionParams) -> ClipStats:
-    """Whole-clip attention statistics; only scalars and the (T-2,) variation leave the device."""
-    attention = power_normalization(data.difference, params.slope, params.shift)
-    variation = attention_variation(attention)
-    mean_r = float(variation.mean()) if variation.numel() else 0.0
-    share = float((attention > 0.5).float().mean())
-    return ClipStats(float(attention.mean()), share, variation.cpu().numpy(), mean_r)
-
-
-def sweep_table(data: ClipData, presets: Sequence[Preset], mask: Tensor | None) -> list[dict[str, float]]:
-    """One row per preset: λ, m, n, slope, shift and what they do on this clip (mean attention, R, focus)."""
-    rows = []
-    for preset in presets:
-        values = preset.params
-        stats = clip_stats(data, values)
-        row = {
-            "λ": preset.penalty_weight,
-            "m": values.m,
-            "n": values.n,
-            "slope a": round(values.slope, 3),
-            "shift b": round(values.shift, 4),
-            "mean attention": round(stats.attention_mean, 4),
-            "R": float(f"{stats.variation_mean:.4g}"),
-        }
-        if mask is not None:
-            attention = power_normalization(data.difference, values.slope, values.shift)
-            row["motion focus"] = round(motion_focus(attention, mask), 4)
-        rows.append(row)
-    return rows
-
-
 PANEL_TITLES = ("Frame", "Difference", "Attention", "Prompt")
 
 
@@ -650,41 +536,3 @@ def show_panels(images: PairImages, t: int, limit: float, overlay: bool = False)
     columns[2].image(render.colorbar_image(render.ATTENTION_CMAP), width="stretch")
     columns[2].caption("0 ← 0.5 → 1")
     columns[3].image(images.prompt, caption=f"Prompt Pₜ = Aₜ ⊙ Xₜ₊₁ · t = {t}", width="stretch")
-
-
-# --- exports -------------------------------------------------------------------------------------------
-
-
-def export_videos(
-    data: ClipData, params: MotionParams, progress: Callable[[float], None] | None = None
-) -> tuple[bytes, bytes]:
-    """H.264 MP4 bytes of the prompted clip and of the 4-panel clip (frame, difference, attention, prompt)."""
-    attention = power_normalization(data.difference, params.slope, params.shift)
-    prompts = render.frames_to_uint8(motion_prompt(attention, data.frames)).cpu()
-    panels = side_by_side(
-        [
-            data.clip.frames[1:],
-            render.difference_image(data.difference, data.limit).cpu(),
-            render.attention_image(attention).cpu(),
-            prompts,
-        ]
-    )
-    outputs = []
-    for index, video in enumerate((prompts, panels)):
-        buffer = io.BytesIO()
-        done = index / 2
-
-        def report(frames_done: int, total: int, done: float = done) -> None:
-            if progress is not None:
-                progress(done + frames_done / max(total, 1) / 2)
-
-        write_video(buffer, video, data.clip.fps, progress=report)
-        outputs.append(buffer.getvalue())
-    return outputs[0], outputs[1]
-
-
-def panels_png(images: PairImages) -> bytes:
-    """The four panels of one pair side by side as PNG."""
-    gap = np.full((images.frame.shape[0], 4, 3), 255, dtype=np.uint8)
-    row = np.concatenate([images.frame, gap, images.difference, gap, images.attention, gap, images.prompt], 1)
-    return render.to_png(row)

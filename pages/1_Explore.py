@@ -5,7 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 import ui_shared as ui
-from mp_core import MotionParams, figures, power_normalization
+from mp_core import InputError, MotionParams, figures, power_normalization
+from mp_core import clip_view as view
 
 spec, data, params = ui.clip_page("Explore")
 state = st.session_state
@@ -16,7 +17,7 @@ show_surface = options[1].toggle("3D attention surface", key="w.surface")
 show_export = options[2].toggle("Export", key="w.export")
 
 
-def viewer(data: ui.ClipData, params: MotionParams, overlay: bool) -> None:
+def viewer(data: view.ClipData, params: MotionParams, overlay: bool) -> None:
     """Scrubber, play/pause and the four panels: reruns alone while scrubbing or playing."""
     play, scrub = st.columns([1, 8], vertical_alignment="bottom")
     if play.button("⏸ Pause" if state["mp.playing"] else "▶ Play", key="w.play", width="stretch"):
@@ -27,14 +28,14 @@ def viewer(data: ui.ClipData, params: MotionParams, overlay: bool) -> None:
     if data.num_pairs > 1:
         scrub.slider("Frame pair t", 0, data.num_pairs - 1, **ui.bind("mp.pair", "w.pair"))
     t = state["mp.pair"]
-    images = ui.pair_images(data, params, t, overlay_alpha=0.5 if overlay else 0.0)
+    images = view.pair_images(data, params, t, overlay_alpha=0.5 if overlay else 0.0)
     ui.show_panels(images, t, data.limit, overlay=overlay)
     state["mp.pair_images"] = images
 
 
 st.fragment(viewer, run_every=0.5 if state["mp.playing"] else None)(data, params, overlay)
 
-stats = ui.clip_stats(data, params)
+stats = view.clip_stats(data, params)
 metrics = st.columns(4)
 metrics[0].metric("Mean attention (clip)", f"{stats.attention_mean:.3f}")
 metrics[1].metric("Pixels with A > 0.5", f"{stats.share_above_half:.1%}")
@@ -54,11 +55,11 @@ if show_surface:
     st.plotly_chart(figures.attention_surface_figure(attention), key="surface")
 
 if show_export:
-    images: ui.PairImages = state["mp.pair_images"]
+    images: view.PairImages = state["mp.pair_images"]
     row = st.columns(4)
     row[0].download_button(
         "Panels PNG",
-        ui.panels_png(images),
+        view.panels_png(images),
         file_name=f"panels_t{state['mp.pair']}.png",
         mime="image/png",
         on_click="ignore",
@@ -76,8 +77,8 @@ if show_export:
     if row[2].button("Render MP4s", key="w.render"):
         bar = st.progress(0.0, text="Encoding H.264…")
         try:
-            videos = ui.export_videos(data, params, lambda share: bar.progress(min(share, 1.0)))
-        except ui.InputError as err:
+            videos = view.export_videos(data, params, lambda share: bar.progress(min(share, 1.0)))
+        except InputError as err:
             st.error(f"Could not encode the videos: {err}")
         else:
             state["mp.exports"] = (export_key, videos)

@@ -6,6 +6,7 @@ import streamlit as st
 
 import ui_shared as ui
 from mp_core import PRESETS, MotionParams, figures, lambda_sweep, motion_focus, power_normalization
+from mp_core import clip_view as view
 from mp_core.power_norms import COMPARISON_NORMS
 
 spec, data, params = ui.clip_page("Compare")
@@ -16,15 +17,15 @@ t = state["mp.pair"]
 mask = ui.motion_mask(spec)
 views = ["Parameter sets", "Power normalizations", "λ sweep"]
 # Only the chosen view is computed (tabs would compute all three).
-view = st.segmented_control("View", views, required=True, **ui.bind("mp.cmp.view", "w.cmp.view"))
+shown = st.segmented_control("View", views, required=True, **ui.bind("mp.cmp.view", "w.cmp.view"))
 
 
 def show_column(label: str, values: MotionParams) -> None:
     attention = power_normalization(data.difference[t], values.slope, values.shift)
-    attention_image, prompt_image = ui.attention_and_prompt(data, attention, t)
+    attention_image, prompt_image = view.attention_and_prompt(data, attention, t)
     st.image(attention_image, caption=f"Attention · {label}", width="stretch")
     st.image(prompt_image, caption=f"Prompt · {label}", width="stretch")
-    stats = ui.clip_stats(data, values)
+    stats = view.clip_stats(data, values)
     st.markdown(
         f"a = **{values.slope:.2f}**, b = **{values.shift:+.3f}** (m = {values.m:.4f}, n = {values.n:.4f})"
     )
@@ -36,7 +37,7 @@ def show_column(label: str, values: MotionParams) -> None:
         st.metric("Motion focus", f"{motion_focus(whole, mask):+.3f}", help=ui.FOCUS_HELP)
 
 
-if view == "Parameter sets":
+if shown == "Parameter sets":
     count = st.slider("Parameter sets", 2, 4, **ui.bind("mp.cmp.count", "w.cmp.count"))
     curves = {}
     for index, column in enumerate(st.columns(count)):
@@ -55,7 +56,7 @@ if view == "Parameter sets":
     st.markdown("**The functions together** over the clip's differences")
     st.plotly_chart(figures.pn_curve_figure(curves, data.histogram), key="cmp_curves")
 
-elif view == "Power normalizations":
+elif shown == "Power normalizations":
     st.caption(
         "The paper's function uses the sign of the change; the earlier power normalizations only its size "
         "|D|. Each row: attention map and prompt for pair t."
@@ -73,7 +74,7 @@ elif view == "Power normalizations":
                 st.latex(norm.formula)
                 st.slider(norm.param_name, norm.min, norm.max, **ui.bind(f"mp.pn.{name}", f"w.pn.{name}"))
                 attention = norm.fn(data.difference[t], float(state[f"mp.pn.{name}"]))
-        attention_image, prompt_image = ui.attention_and_prompt(data, attention, t)
+        attention_image, prompt_image = view.attention_and_prompt(data, attention, t)
         attention_column.image(attention_image, caption=f"Attention · {name}", width="stretch")
         prompt_column.image(prompt_image, caption=f"Prompt · {name}", width="stretch")
         if mask is not None:
@@ -92,8 +93,8 @@ else:
         for preset, column in zip(sweep[start : start + 5], st.columns(5), strict=False):
             values = preset.params
             attention = power_normalization(data.difference[t], values.slope, values.shift)
-            image, _ = ui.attention_and_prompt(data, attention, t)
+            image, _ = view.attention_and_prompt(data, attention, t)
             caption = f"λ = {preset.penalty_weight:g} · a = {values.slope:.1f}, b = {values.shift:+.2f}"
             column.image(image, caption=caption, width="stretch")
     st.plotly_chart(figures.lambda_sweep_figure(sweep), key="sweep")
-    st.dataframe(ui.sweep_table(data, sweep, mask), hide_index=True)
+    st.dataframe(view.sweep_table(data, sweep, mask), hide_index=True)

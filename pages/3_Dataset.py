@@ -9,6 +9,7 @@ import streamlit as st
 
 import ui_shared as ui
 from mp_core import InputError, MotionParams, VideoDataset, open_dataset
+from mp_core import clip_view as view
 
 ui.setup_page("Dataset")
 st.title("Dataset")
@@ -35,9 +36,9 @@ def modified(path: str) -> float:
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def sample_clip(path: str, stamp: float, key: str, frames: int, max_side: int, device: str) -> ui.ClipData:
+def sample_clip(path: str, stamp: float, key: str, frames: int, max_side: int, device: str) -> view.ClipData:
     clip = listed(path, stamp).read(key, num_frames=frames, max_side=max_side)
-    return ui.prepare_clip(clip, device, key)
+    return view.prepare_clip(clip, device, key)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
@@ -46,7 +47,7 @@ def thumbnail(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Frame and motion prompt of the middle pair of a sample, cached per (sample, values, sampling)."""
     data = sample_clip(path, stamp, key, frames, max_side, "cpu")
-    images = ui.pair_images(data, MotionParams(m, n), data.num_pairs // 2)
+    images = view.pair_images(data, MotionParams(m, n), data.num_pairs // 2)
     return images.frame, images.prompt
 
 
@@ -123,7 +124,7 @@ else:
     st.markdown(f"**{key}** · label **{labels[key]}** · {data.clip.frames.shape[0]} frames")
     t = st.slider("Frame pair t", 0, max(data.num_pairs - 1, 1), key="w.ds.pair", disabled=data.num_pairs < 2)
     t = min(t, data.num_pairs - 1)
-    ui.show_panels(ui.pair_images(data, params, t), t, data.limit)
+    ui.show_panels(view.pair_images(data, params, t), t, data.limit)
 
 st.subheader("Class grid")
 grid_class = label if label != ALL else chosen[0].label

@@ -1,0 +1,183 @@
+"""What the app shows of a decoded clip: device tensors, panel images, statistics and exports.
+
+Pure computation for the pages (no Streamlit): :class:`ClipData` holds what does not depend on slope and
+shift (frames on the device, differences, colour range, histogram); the functions below render one frame
+pair or the whole clip for a given :class:`~mp_core.params.MotionParams`.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from mp_core import render
+from mp_core.errors import VideoError
+from mp_core.figures import DifferenceHistogram, difference_histogram
+from mp_core.motion import (
+    attention_variation,
+    frame_difference,
+    motion_prompt,
+    power_normalization,
+    rgb_to_gray,
+)
+from mp_core.params import MotionParams, Preset
+from mp_core.synthetic import motion_focus
+from mp_core.video_io import Clip, side_by_side, write_video
+
+__all__ = [
+    "ClipData",
+    "ClipStats",
+    "PairImages",
+    "attention_and_prompt",
+    "clip_stats",
+    "export_videos",
+    "pair_images",
+    "panels_png",
+    "prepare_clip",
+    "sweep_table",
+]
+
+
+@dataclass(frozen=True)
+class ClipData:
+    """A decoded clip on its device, with what does not depend on slope and shift."""
+
+    clip: Clip  # host uint8 frames [T, H, W, 3], fps, name, ...
+    frames: Tensor  # [T, 3, H, W] float in [0, 1] on the device
+    difference: Tensor  # [T-1, H, W] on the device
+    limit: float  # symmetric colour range of the differences over the whole clip
+    histogram: DifferenceHistogram
+
+    @property
+    def num_pairs(self) -> int:
+        return self.difference.shape[0]
+
+
+def prepare_clip(clip: Clip, device: str, label: str) -> ClipData:
+    """Move a decoded clip to ``device`` and compute what does not depend on slope and shift.
+
+    Raises:
+        VideoError: the clip has fewer than 2 frames.
+    """
+    count = clip.frames.shape[0]
+    if count < 2:
+        raise VideoError(
+            f"{label} gives {count} frame with this sampling; the method needs at least 2 "
+            "(try an earlier start or a smaller stride)"
+        )
+    frames = clip.as_float(device=torch.device(device))
+    difference = frame_difference(rgb_to_gray(frames))
+    limit = render.symmetric_limit(difference)
+    return ClipData(clip, frames, difference, limit, difference_histogram(difference))
+
+
+class PairImages(NamedTuple):
+    """The four host images (uint8, H×W×3) of frame pair t."""
+
+    frame: np.ndarray
+    difference: np.ndarray
+    attention: np.ndarray
+    prompt: np.ndarray
+
+
+def attention_and_prompt(data: ClipData, attention: Tensor, t: int) -> tuple[np.ndarray, np.ndarray]:
+    """Host images of an attention map (H, W) of pair t and of the prompt it makes from frame t+1."""
+    prompt = motion_prompt(attention[None], data.frames[t : t + 2])[0]
+    return (
+        render.to_numpy(render.attention_image(attention)),
+        render.to_numpy(render.frames_to_uint8(prompt)),
+    )
+
+
+def pair_images(data: ClipData, params: MotionParams, t: int, overlay_alpha: float = 0.0) -> PairImages:
+    """Compute attention and prompt for pair t only, on the clip's device; return the displayed images."""
+    attention = power_normalization(data.difference[t], params.slope, params.shift)
+    attention_image, prompt_image = attention_and_prompt(data, attention, t)
+    frame = data.clip.frames[t + 1]
+    if overlay_alpha > 0:
+        frame = render.overlay(frame.to(attention.device), attention, overlay_alpha)
+    return PairImages(
+        frame=render.to_numpy(frame),
+        difference=render.to_numpy(render.difference_image(data.difference[t], data.limit)),
+        attention=attention_image,
+        prompt=prompt_image,
+    )
+
+
+class ClipStats(NamedTuple):
+    attention_mean: float
+    share_above_half: float
+    variation: np.ndarray  # (T-2,)
+    variation_mean: float  # R
+
+
+def clip_stats(data: ClipData, params: MotionParams) -> ClipStats:
+    """Whole-clip attention statistics; only scalars and the (T-2,) variation leave the device."""
+    attention = power_normalization(data.difference, params.slope, params.shift)
+    variation = attention_variation(attention)
+    mean_r = float(variation.mean()) if variation.numel() else 0.0
+    share = float((attention > 0.5).float().mean())
+    return ClipStats(float(attention.mean()), share, variation.cpu().numpy(), mean_r)
+
+
+def sweep_table(data: ClipData, presets: Sequence[Preset], mask: Tensor | None) -> list[dict[str, float]]:
+    """One row per preset: λ, m, n, slope, shift and what they do on this clip (mean attention, R, focus)."""
+    rows = []
+    for preset in presets:
+        values = preset.params
+        stats = clip_stats(data, values)
+        row = {
+            "λ": preset.penalty_weight,
+            "m": values.m,
+            "n": values.n,
+            "slope a": round(values.slope, 3),
+            "shift b": round(values.shift, 4),
+            "mean attention": round(stats.attention_mean, 4),
+            "R": float(f"{stats.variation_mean:.4g}"),
+        }
+        if mask is not None:
+            attention = power_normalization(data.difference, values.slope, values.shift)
+            row["motion focus"] = round(motion_focus(attention, mask), 4)
+        rows.append(row)
+    return rows
+
+
+def export_videos(
+    data: ClipData, params: MotionParams, progress: Callable[[float], None] | None = None
+) -> tuple[bytes, bytes]:
+    """H.264 MP4 bytes of the prompted clip and of the 4-panel clip (frame, difference, attention, prompt)."""
+    attention = power_normalization(data.difference, params.slope, params.shift)
+    prompts = render.frames_to_uint8(motion_prompt(attention, data.frames)).cpu()
+    panels = side_by_side(
+        [
+            data.clip.frames[1:],
+            render.difference_image(data.difference, data.limit).cpu(),
+            render.attention_image(attention).cpu(),
+            prompts,
+        ]
+    )
+    outputs = []
+    for index, video in enumerate((prompts, panels)):
+        buffer = io.BytesIO()
+        done = index / 2
+
+        def report(frames_done: int, total: int, done: float = done) -> None:
+            if progress is not None:
+                progress(done + frames_done / max(total, 1) / 2)
+
+        write_video(buffer, video, data.clip.fps, progress=report)
+        outputs.append(buffer.getvalue())
+    return outputs[0], outputs[1]
+
+
+def panels_png(images: PairImages) -> bytes:
+    """The four panels of one pair side by side as PNG."""
+    gap = np.full((images.frame.shape[0], 4, 3), 255, dtype=np.uint8)
+    row = np.concatenate([images.frame, gap, images.difference, gap, images.attention, gap, images.prompt], 1)
+    return render.to_png(row)
