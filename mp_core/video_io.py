@@ -7,6 +7,7 @@ input raises :class:`mp_core.errors.VideoError` (an ``InputError``) with a messa
 from __future__ import annotations
 
 import io
+import itertools
 import math
 import os
 import tempfile
@@ -72,7 +73,11 @@ class Clip:
 
 @dataclass(frozen=True)
 class VideoInfo:
-    """What :func:`probe` learns from a container's headers (no full decode)."""
+    """What :func:`probe` learns from a container's headers (no full decode).
+
+    ``width`` and ``height`` are the displayed size, as :func:`read_clip` returns the frames: a stored
+    ``rotation`` (degrees counter-clockwise, phone videos) is already applied.
+    """
 
     duration: float
     fps: float
@@ -82,6 +87,7 @@ class VideoInfo:
     height: int
     codec: str
     name: str
+    rotation: int = 0
 
 
 def _source_name(source: VideoSource) -> str:
@@ -167,6 +173,7 @@ def _decode(
         codec = stream.codec_context.name
         original = (stream.codec_context.height, stream.codec_context.width)
         size: tuple[int, int] | None = None  # output (height, width), fixed by the first kept frame
+        turns = 0  # quarter turns that make the frames upright (phone videos store a display rotation)
         offset = _start_offset(stream)
         index = 0
         problems: list[str] = []
@@ -178,10 +185,13 @@ def _decode(
             index += 1
             if copies:
                 if size is None:
-                    original = (frame.height, frame.width)
-                    size = _scaled_size(*original, max_side)
+                    size = _scaled_size(frame.height, frame.width, max_side)
+                    turns = _quarter_turns(frame)
+                    original = (frame.width, frame.height) if turns % 2 else (frame.height, frame.width)
                 height, width = size
                 rgb = frame.to_ndarray(format="rgb24", height=height, width=width, interpolation="AREA")
+                if turns:
+                    rgb = np.ascontiguousarray(np.rot90(rgb, turns))
                 frames.extend([rgb] * copies)
                 times.extend([time] * copies)
             if done(len(frames)):
@@ -237,6 +247,22 @@ def _decoded_frames(
             problems.append(str(err))
             continue
         yield from decoded
+
+
+def _quarter_turns(frame: av.VideoFrame) -> int:
+    """Counter-clockwise quarter turns (0-3) that the frame's display matrix asks for."""
+    return round(frame.rotation / 90) % 4
+
+
+def _first_frame_turns(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> int:
+    """The display rotation, which PyAV exposes per frame only: decode the first frame (0 if none decodes)."""
+    try:
+        for packet in itertools.islice(container.demux(stream), 64):
+            for frame in packet.decode():
+                return _quarter_turns(frame)
+    except av.FFmpegError:
+        pass
+    return 0
 
 
 def _start_offset(stream: av.video.stream.VideoStream) -> Fraction:
@@ -389,7 +415,8 @@ def read_clip_uniform(
 
 
 def probe(source: VideoSource) -> VideoInfo:
-    """Duration, fps, frame count, size and codec from the headers, without decoding the video.
+    """Duration, fps, frame count, size and codec from the headers; only the first frame is decoded (PyAV
+    exposes a stored display rotation per frame only).
 
     The frame count is exact when the container indexes it (MP4, MOV, most MKV), else it is
     ``round(duration * fps)`` and ``frame_count_exact`` is False.
@@ -414,7 +441,11 @@ def probe(source: VideoSource) -> VideoInfo:
         exact = stream.frames > 0
         count = stream.frames if exact else round(duration * fps)
         width, height = stream.codec_context.width, stream.codec_context.height
-        return VideoInfo(duration, fps, count, exact, width, height, stream.codec_context.name, name)
+        turns = _first_frame_turns(container, stream)
+        if turns % 2:
+            width, height = height, width
+        codec = stream.codec_context.name
+        return VideoInfo(duration, fps, count, exact, width, height, codec, name, rotation=90 * turns)
 
 
 def _as_uint8_frames(frames: Tensor | np.ndarray) -> np.ndarray:

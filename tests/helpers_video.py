@@ -38,10 +38,13 @@ def make_video(
     codec: str = "libx264",
     size: tuple[int, int] = (48, 64),
     gop: int | None = None,
+    rotation: int = 0,
 ) -> Path:
     """Encode ``frames`` (uint8 (T, H, W, 3), or a count of :func:`ramp_frames` of ``size``) to ``path``.
 
-    ``codec`` is "libx264" (yuv420p; sizes must be even) or "mpeg4"; ``gop`` sets the keyframe interval.
+    The container follows the suffix (.mp4, .avi, .mkv, .ts). ``codec`` is "libx264" (yuv420p; sizes must
+    be even) or "mpeg4"; ``gop`` sets the keyframe interval; ``rotation`` stores a display rotation
+    (counter-clockwise degrees, as phones do) without turning the pixels.
     """
     if isinstance(frames, int):
         frames = ramp_frames(frames, *size)
@@ -53,6 +56,8 @@ def make_video(
         stream.codec_context.time_base = 1 / rate
         if gop is not None:
             stream.codec_context.gop_size = gop
+        if rotation:
+            stream.set_display_rotation(rotation)
         for index, rgb in enumerate(frames):
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
             frame.pts = index
@@ -63,7 +68,7 @@ def make_video(
 
 
 def make_audio_only(path: Path, seconds: float = 0.5) -> Path:
-    """An audio-only file (MP2 in MPEG-TS... here AAC in M4A), for the 'no video stream' error."""
+    """An audio-only file (AAC in M4A, silence), for the 'no video stream' error."""
     rate = 16000
     with av.open(str(path), mode="w") as container:
         stream = container.add_stream("aac", rate=rate)

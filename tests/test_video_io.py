@@ -94,6 +94,21 @@ def test_seeking_in_mpeg_ts_which_has_no_index(tmp_path: Path) -> None:
         assert clip.warnings == ()
 
 
+@pytest.mark.parametrize(("degrees", "corner"), [(90, (-1, 0)), (-90, (0, -1)), (180, (-1, -1))])
+def test_a_stored_display_rotation_is_applied(tmp_path: Path, degrees: int, corner) -> None:
+    # Phone videos store portrait clips as landscape frames plus a rotation (counter-clockwise degrees).
+    frames = np.zeros((3, 32, 64, 3), dtype=np.uint8)
+    frames[:, :8, :8] = 255  # white top-left corner of the stored frame
+    path = make_video(tmp_path / "phone.mp4", frames, rotation=degrees)
+    clip = read_clip(path, max_side=32)
+    upright = (32, 16) if degrees % 180 else (16, 32)
+    assert clip.frames.shape == (3, *upright, 3)
+    assert clip.original_size == ((64, 32) if degrees % 180 else (32, 64))
+    assert clip.frames[0, corner[0], corner[1]].min() > 200  # the white corner turned with the picture
+    info = probe(path)
+    assert (info.height, info.width, info.rotation) == (*clip.original_size, degrees % 360)
+
+
 def test_start_past_the_end(h264: Path) -> None:
     with pytest.raises(VideoError, match=r"no frame at or after start = 50 s"):
         read_clip(h264, start=50.0)
