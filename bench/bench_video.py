@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mp_core.datasets import open_dataset
 from mp_core.samples import list_samples
-from mp_core.video_io import read_clip, write_video
+from mp_core.video_io import probe, read_clip, write_video
 
 
 def make_clip(path: Path, frames: int, height: int, width: int, fps: int = 30) -> Path:
@@ -111,6 +111,8 @@ def main() -> None:
             print(f"  start={target:4.1f} s  {summary(values)}")
         values = timed(lambda: read_clip(hd, max_frames=1), repeats)
         print(f"  start= 0.0 s  {summary(values)}")
+        values = timed(lambda: probe(full_hd), repeats)
+        print(f"  probe (headers + first frame), 1080p: {summary(values)}")
 
         print("\nH.264 export (yuv420p, CRF 20, faststart)")
         frames = read_clip(vga, max_frames=64).frames
