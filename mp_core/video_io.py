@@ -104,6 +104,8 @@ def _open_input(source: VideoSource) -> Iterator[tuple[av.container.InputContain
     name = _source_name(source)
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
+        if path.is_dir():
+            raise VideoError(f"{path}: is a folder, not a video file")
         if not path.is_file():
             raise VideoError(f"{path}: no such file")
         if path.stat().st_size == 0:
@@ -114,6 +116,8 @@ def _open_input(source: VideoSource) -> Iterator[tuple[av.container.InputContain
             raise VideoError(f"{name}: the file is empty (0 bytes)")
         target = io.BytesIO(bytes(source))
     else:
+        if not source.seekable():  # a pipe or a network stream: FFmpeg needs to seek in MP4s
+            source = io.BytesIO(source.read())
         source.seek(0, io.SEEK_END)
         if source.tell() == 0:
             raise VideoError(f"{name}: the file is empty (0 bytes)")

@@ -67,6 +67,21 @@ def test_sources_path_bytes_and_file_object(h264: Path) -> None:
     assert (by_bytes.name, by_file.name) == ("upload", "upload.mp4")
 
 
+def test_an_unseekable_stream_is_read_too(h264: Path) -> None:
+    class Pipe(io.RawIOBase):
+        def __init__(self, data: bytes) -> None:
+            self.data = io.BytesIO(data)
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer) -> int:
+            return self.data.readinto(buffer)
+
+    clip = read_clip(io.BufferedReader(Pipe(h264.read_bytes())), max_frames=3)
+    assert [frame_index(f) for f in clip.frames] == [0, 1, 2]
+
+
 def test_max_frames_and_stride(h264: Path) -> None:
     clip = read_clip(h264, max_frames=4, stride=3)
     assert [frame_index(f) for f in clip.frames] == [0, 3, 6, 9]
@@ -192,12 +207,13 @@ def test_truncated_file_returns_the_frames_that_decode_with_a_warning(tmp_path: 
     ("make", "message"),
     [
         (lambda d: d / "missing.mp4", r"missing\.mp4: no such file"),
+        (lambda d: d, "is a folder, not a video file"),
         (lambda d: _write(d / "empty.mp4", b""), r"empty\.mp4: the file is empty"),
         (lambda d: _write(d / "noise.mp4", np.random.default_rng(0).bytes(4096)), "not a video file"),
         (lambda d: _write(d / "notes.avi", b"just some text\n" * 100), r"notes\.avi: not a video file"),
         (lambda d: make_audio_only(d / "sound.m4a"), r"sound\.m4a: no video stream \(found audio\)"),
     ],
-    ids=["missing", "empty", "random-bytes", "text-named-avi", "audio-only"],
+    ids=["missing", "folder", "empty", "random-bytes", "text-named-avi", "audio-only"],
 )
 def test_bad_input_raises_a_specific_video_error(tmp_path: Path, make, message: str) -> None:
     path = make(tmp_path)
