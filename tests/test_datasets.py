@@ -92,6 +92,16 @@ def test_split_lists_report_bad_lines_and_missing_clips(split_lists: Path) -> No
     assert dataset.splits == {"train": 2, "val": 1}
 
 
+def test_split_lists_accept_absolute_paths_and_refuse_non_videos(split_lists: Path, tmp_path: Path) -> None:
+    # PySlowFast joins a path prefix to each line: absolute paths in a list point anywhere.
+    clip = split_lists / "videos" / "jump" / "a.mp4"
+    (tmp_path / "test.csv").write_text(f"{clip} jump\nnotes/readme.txt 0\n")
+    dataset = open_dataset(tmp_path)
+    assert list(dataset) == [Sample(str(clip), "jump", "test")]
+    assert [str(p) for p in dataset.problems] == ["test.csv:2: not a video path: 'notes/readme.txt'"]
+    assert dataset.read(0).frames.shape == (6, 32, 48, 3)
+
+
 def test_reading_a_sample_decodes_that_clip(split_lists: Path) -> None:
     dataset = open_dataset(split_lists)
     clip = dataset.read(1, max_side=24)
