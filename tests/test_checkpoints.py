@@ -6,6 +6,7 @@ import io
 import json
 import os
 import pickle
+import random
 from pathlib import Path
 
 import pytest
@@ -148,7 +149,14 @@ def test_pickle_that_would_run_code_is_refused_and_nothing_runs(tmp_path: Path, 
     [
         (b"", "empty.pth", r"empty\.pth: the file is empty"),
         (b"PK\x03\x04 this is not a zip", "broken.pth", r"broken\.pth: not a readable torch checkpoint"),
-        (os.urandom(256), "noise.ckpt", r"noise\.ckpt: not a readable torch checkpoint"),
+        *[
+            (
+                random.Random(seed).randbytes(256),
+                "noise.ckpt",
+                r"noise\.ckpt: not a readable torch checkpoint",
+            )
+            for seed in range(20)
+        ],
         (b"\x10\x00\x00\x00\x00\x00\x00\x00{bad", "x.safetensors", "not a readable safetensors"),
         (b"{not json", "bad.json", r"bad\.json: not valid JSON"),
         (b'{"alpha": 1}', "keys.json", r'expected \{"m", "n"\} or \{"slope", "shift"\}'),
