@@ -288,7 +288,10 @@ def decode_clip(
     if mode == "uniform":
         # A clip shorter than asked for is shown whole: repeated frames would only add zero differences.
         info = probe(source)
-        available = max(2, math.ceil((info.duration - start) * info.fps)) if info.duration else frames
+        if info.frame_count_exact and start == 0:
+            available = info.frame_count
+        else:
+            available = max(1, math.ceil((info.duration - start) * info.fps)) if info.duration else frames
         return read_clip_uniform(source, min(frames, available), start=start, max_side=max_side)
     return read_clip(source, max_frames=frames, stride=stride, start=start, max_side=max_side)
 

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import io
 import json
+import os
 
 import av
 import numpy as np
 import pytest
+import torch
 from streamlit.testing.v1 import AppTest
 
 from mp_core import PRESETS, MotionParams
 from tests.conftest import REPO_ROOT
+from tests.helpers_video import make_audio_only
 
 APP = str(REPO_ROOT / "app.py")
 EXPLORE = "pages/1_Explore.py"
@@ -203,3 +206,41 @@ def test_export_renders_h264_clips(explore: AppTest) -> None:
             assert stream.codec_context.name == "h264"
             assert sum(1 for _ in container.decode(stream)) == frames - 1
             assert stream.width >= width_factor * 160
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "message"),
+    [
+        ("one.mp4", lambda tmp: _tiny_mp4(frames=1), "needs at least 2"),
+        ("voice.mp4", lambda tmp: make_audio_only(tmp / "voice.mp4").read_bytes(), "no video stream"),
+    ],
+    ids=["one-frame", "audio-only"],
+)
+def test_unusable_uploads_say_why_and_keep_the_clip(explore: AppTest, tmp_path, name, make, message) -> None:
+    frame = _panel(explore, "Frame")
+    explore.segmented_control(key="w.source").set_value("Upload").run()
+    explore.file_uploader(key="w.upload").set_value((name, make(tmp_path), "video/mp4"))
+    explore.run()
+    assert not explore.exception
+    assert name in explore.error[0].value and message in explore.error[0].value
+    assert _panel(explore, "Frame") == frame
+
+
+def test_checkpoint_whose_pickle_would_run_code_is_refused(explore: AppTest, tmp_path) -> None:
+    marker = tmp_path / "pwned"
+
+    class RunsCode:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    buffer = io.BytesIO()
+    torch.save({"model_state": {"vmps.m": torch.tensor([0.3])}, "x": RunsCode()}, buffer)
+    before = (explore.session_state["mp.m"], explore.session_state["mp.n"])
+    explore.file_uploader(key="w.ckpt").set_value(
+        ("evil.pyth", buffer.getvalue(), "application/octet-stream")
+    )
+    explore.run()
+    assert not explore.exception
+    assert "refused: loading it would run code" in explore.error[0].value
+    assert not marker.exists()
+    assert (explore.session_state["mp.m"], explore.session_state["mp.n"]) == before
