@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import io
 import json
-import os
 
 import av
 import numpy as np
 import pytest
-import torch
 from streamlit.testing.v1 import AppTest
 
 from mp_core import PRESETS, MotionParams
 from tests.conftest import REPO_ROOT
+from tests.helpers_pickle import code_running_checkpoint
 from tests.helpers_video import make_audio_only
 
 APP = str(REPO_ROOT / "app.py")
@@ -229,15 +228,9 @@ def test_unusable_uploads_say_why_and_keep_the_clip(explore: AppTest, tmp_path, 
 def test_checkpoint_whose_pickle_would_run_code_is_refused(explore: AppTest, tmp_path) -> None:
     marker = tmp_path / "pwned"
 
-    class RunsCode:
-        def __reduce__(self):
-            return (os.system, (f"touch {marker}",))
-
-    buffer = io.BytesIO()
-    torch.save({"model_state": {"vmps.m": torch.tensor([0.3])}, "x": RunsCode()}, buffer)
     before = (explore.session_state["mp.m"], explore.session_state["mp.n"])
     explore.file_uploader(key="w.ckpt").set_value(
-        ("evil.pyth", buffer.getvalue(), "application/octet-stream")
+        ("evil.pyth", code_running_checkpoint(marker), "application/octet-stream")
     )
     explore.run()
     assert not explore.exception

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import pickle
 import random
 from pathlib import Path
@@ -16,6 +15,7 @@ from safetensors.torch import save as save_safetensors
 from mp_core import InputError, MotionParams, MotionPromptLayer
 from mp_core.checkpoints import load_params, params_to_json, save_params
 from mp_core.errors import CheckpointError
+from tests.helpers_pickle import RunsCode
 
 M, N = 1.05, -2.67
 
@@ -115,16 +115,6 @@ def test_bytes_and_uploaded_file_objects(tmp_path: Path) -> None:
     upload.read(10)  # a file object that was read before is read from its start
     assert_loaded(load_params(upload))
     assert_loaded(load_params(data))  # no name: the format is recognised from the bytes
-
-
-class RunsCode:
-    """Unpickling this runs a shell command that creates a file."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",))
 
 
 @pytest.mark.parametrize("how", ["torch.save", "raw-pickle"])

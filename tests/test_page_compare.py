@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 
 import pytest
 import torch
@@ -11,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from mp_core import PRESETS, lambda_sweep
 from tests.conftest import REPO_ROOT
+from tests.helpers_pickle import code_running_checkpoint
 
 COMPARE = "pages/2_Compare.py"
 
@@ -76,14 +76,8 @@ def test_checkpoint_column_and_a_refused_pickle(compare: AppTest, tmp_path) -> N
 
     marker = tmp_path / "pwned"
 
-    class RunsCode:
-        def __reduce__(self):
-            return (os.system, (f"touch {marker}",))
-
-    evil = io.BytesIO()
-    torch.save({"x": RunsCode()}, evil)
     compare.file_uploader(key="w.cmp.upload.2").set_value(
-        ("evil.pth", evil.getvalue(), "application/octet-stream")
+        ("evil.pth", code_running_checkpoint(marker), "application/octet-stream")
     )
     compare.run()
     assert not compare.exception
