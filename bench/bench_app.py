@@ -52,22 +52,46 @@ def report(name: str, values: list[float], target: float) -> None:
     )
 
 
-def set_sampling(page, frames: int, max_side_steps_left: int) -> None:
-    """Frames slider to ``frames`` (from 16) and max side down by some steps, through the keyboard."""
-    page.locator('[data-testid="stSidebar"]').get_by_text("Sampling", exact=True).first.click()
-    slider = page.get_by_role("slider", name="Frames")
-    slider.focus()
-    for _ in range(frames - 16):
-        page.keyboard.press("ArrowRight")
-    page.locator('[data-testid="stSidebar"]').get_by_text(f"{frames} frames at").first.wait_for(
-        timeout=120_000
-    )
-    wait_ready(page, 120_000)
-    side = page.get_by_role("slider", name="Max side (px)")
-    side.focus()
-    for _ in range(max_side_steps_left):
-        page.keyboard.press("ArrowLeft")
-    page.locator('[data-testid="stSidebar"]').get_by_text("at 224×").first.wait_for(timeout=120_000)
+def move_slider(page, name: str, done, direction: str, max_rounds: int = 20) -> None:
+    """Press ``direction`` on the slider until ``done(aria-valuetext)``, re-reading its value each round.
+
+    Key presses that land while a rerun redraws the slider are lost, so press, wait for the app, re-read.
+    """
+    slider = page.get_by_role("slider", name=name)
+    for _ in range(max_rounds):
+        wait_ready(page, 120_000)
+        value = slider.get_attribute("aria-valuetext") or ""
+        if done(value):
+            return
+        slider.focus()
+        steps = done.steps(value) if hasattr(done, "steps") else 1
+        for _ in range(max(1, steps)):
+            page.keyboard.press(direction)
+        page.wait_for_timeout(300)  # let the last key's rerun start before waiting for the app
+    raise RuntimeError(f"slider {name!r} did not reach its target; it shows {value!r}")
+
+
+class ReachesInt:
+    """Target test for an integer slider that also says how many presses are left."""
+
+    def __init__(self, target: int) -> None:
+        self.target = target
+
+    def __call__(self, value: str) -> bool:
+        return value == str(self.target)
+
+    def steps(self, value: str) -> int:
+        return abs(self.target - int(value))
+
+
+def set_sampling(page, frames: int, max_side: int) -> None:
+    """Frames slider to ``frames`` and the max side to ``max_side`` px, through the keyboard."""
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_text("Sampling", exact=True).first.click()
+    current = int(page.get_by_role("slider", name="Frames").get_attribute("aria-valuetext"))
+    move_slider(page, "Frames", ReachesInt(frames), "ArrowRight" if frames > current else "ArrowLeft")
+    move_slider(page, "Max side (px)", lambda value: value == str(max_side), "ArrowLeft")
+    sidebar.get_by_text(f"{frames} frames at {max_side}×").first.wait_for(timeout=120_000)
     wait_ready(page, 120_000)
 
 
@@ -114,7 +138,7 @@ def main() -> None:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"{url}/Explore")
             wait_ready(page, 120_000)
-            set_sampling(page, 64, 2)
+            set_sampling(page, 64, 224)
             report("slider -> panel", slider_to_panel(page, args.repeats), 0.3)
             page.close()
         print("choosing a shipped sample -> its first panels (default sampling: 16 frames, max side 320)")

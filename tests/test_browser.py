@@ -6,7 +6,6 @@ fresh Streamlit session. Screenshots of each page land in test-artifacts/ (not c
 
 from __future__ import annotations
 
-import io
 import re
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.helpers_browser import READY, full_page_screenshot, wait_ready
-from tests.helpers_video import ramp_frames
+from tests.helpers_video import make_video
 
 pytestmark = pytest.mark.browser
 
@@ -33,28 +32,44 @@ def open_page(page, url: str) -> None:
     wait_ready(page)
 
 
-def attention_src(page) -> str:
-    """The src of the image whose caption starts with 'Attention'."""
-    return page.evaluate(
-        """() => {
-          for (const el of document.querySelectorAll('[data-testid="stImage"]')) {
-            const cap = el.parentElement.querySelector('[data-testid="stImageCaption"]')
-                     || el.querySelector('[data-testid="stImageCaption"]');
-            if (cap && cap.textContent.startsWith('Attention')) return el.querySelector('img').src;
-          }
-          return null;
-        }"""
-    )
-
-
-CHANGED = """(before) => {
+IMG_OF = """(title) => {
   for (const el of document.querySelectorAll('[data-testid="stImage"]')) {
     const cap = el.parentElement.querySelector('[data-testid="stImageCaption"]')
              || el.querySelector('[data-testid="stImageCaption"]');
-    if (cap && cap.textContent.startsWith('Attention')) return el.querySelector('img').src !== before;
+    if (cap && cap.textContent.startsWith(title)) return el.querySelector('img');
   }
-  return false;
+  return null;
 }"""
+SRC_OF = f"(title) => ({IMG_OF})(title)?.src ?? null"
+
+
+def image_src(page, title: str) -> str | None:
+    """The src of the panel image whose caption starts with ``title`` (a new image gets a new URL)."""
+    return page.evaluate(SRC_OF, title)
+
+
+def wait_image_changed(page, title: str, before: str | None, timeout_ms: float = 10_000) -> None:
+    page.wait_for_function(
+        f"([title, before]) => ({SRC_OF})(title) !== before", arg=[title, before], timeout=timeout_ms
+    )
+
+
+def nudge_shift_until_attention_changes(page) -> None:
+    """Move 'Shift b' with the keyboard and wait for a new attention image."""
+    before = image_src(page, "Attention")
+    assert before is not None
+    slider = page.get_by_role("slider", name="Shift b")
+    for _ in range(3):  # keys pressed while a rerun redraws the slider can be lost on a loaded machine
+        slider.focus()
+        for _ in range(20):  # 0.02 in shift: a visible change of the map
+            page.keyboard.press("ArrowRight")
+        try:
+            wait_image_changed(page, "Attention", before)
+            break
+        except PlaywrightTimeout:
+            wait_ready(page)
+    wait_ready(page)
+    assert image_src(page, "Attention") not in {before, None}
 
 
 def assert_no_exception(page) -> None:
@@ -81,59 +96,61 @@ def test_explore_renders_four_panels_and_the_curve(app_url: str, page) -> None:
     captions = page.locator('[data-testid="stImageCaption"]').all_inner_texts()
     for title in ("Frame", "Difference", "Attention", "Prompt"):
         assert any(c.startswith(title) for c in captions), (title, captions)
-    page.locator('[data-testid="stPlotlyChart"]').first.wait_for()
-    assert page.locator('[data-testid="stPlotlyChart"]').count() >= 2
+    assert all(page.evaluate(SRC_OF, t) for t in ("Frame", "Difference", "Attention", "Prompt"))
+    page.get_by_text("Power normalization").first.wait_for()
+    # The curve drawn by plotly.js (not just its container), with the current shift marked on it.
+    curve = page.locator('[data-testid="stPlotlyChart"] .js-plotly-plot').first
+    curve.wait_for(timeout=30_000)
+    curve.get_by_text(re.compile(r"^b=")).first.wait_for()
     assert_no_exception(page)
 
 
 def test_keyboard_slider_changes_the_attention_image(app_url: str, page) -> None:
     open_page(page, f"{app_url}/Explore")
-    before = attention_src(page)
-    slider = page.get_by_role("slider", name="Shift b")
-    for _ in range(3):  # keys pressed while a rerun redraws the slider can be lost on a loaded machine
-        slider.focus()
-        for _ in range(20):  # 0.02 in shift: a visible change of the map
-            page.keyboard.press("ArrowRight")
-        try:
-            page.wait_for_function(CHANGED, arg=before, timeout=10_000)
-            break
-        except PlaywrightTimeout:
-            wait_ready(page)
-    wait_ready(page)
-    assert attention_src(page) != before
+    frame_before = image_src(page, "Frame")
+    nudge_shift_until_attention_changes(page)
+    assert image_src(page, "Frame") == frame_before  # the shift changes attention, not the frame
     assert_no_exception(page)
 
 
-def _upload_via_file_input(page, label: str, name: str, data: bytes) -> None:
+def _upload_via_file_input(page, label: str, file: Path) -> None:
     page.get_by_role("radio", name="Upload").click()
     wait_ready(page)
     uploader = page.locator('[data-testid="stFileUploader"]').filter(has_text=label)
-    uploader.locator('input[type="file"]').set_input_files(
-        {"name": name, "mimeType": "video/mp4", "buffer": data}
-    )
+    uploader.locator('input[type="file"]').set_input_files(file)
 
 
 def test_video_upload_through_the_file_input(app_url: str, page, tmp_path: Path) -> None:
-    from mp_core.video_io import write_video
-
-    buffer = io.BytesIO()
-    write_video(buffer, ramp_frames(12, 64, 80), 10)
+    video = make_video(tmp_path / "ramp.mp4", 12, 10, size=(64, 80))
     open_page(page, f"{app_url}/Explore")
-    _upload_via_file_input(page, "Video file", "ramp.mp4", buffer.getvalue())
+    frame_before = image_src(page, "Frame")
+    _upload_via_file_input(page, "Video file", video)
     page.get_by_text("ramp.mp4 ·").first.wait_for(timeout=60_000)  # the probe caption of the new clip
+    wait_image_changed(page, "Frame", frame_before, 60_000)
     wait_ready(page)
-    assert page.locator('[data-testid="stSidebar"]').get_by_text("80×64").count() >= 1
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    assert sidebar.get_by_text("12 frames at 80×64").count() >= 1
+    size = page.evaluate(
+        f"(t) => {{ const i = ({IMG_OF})(t); return [i.naturalWidth, i.naturalHeight]; }}", "Frame"
+    )
+    assert size == [80, 64]  # the new clip's frame at its own size
+    assert page.locator('[data-testid="stAlertContentError"]').count() == 0
     assert_no_exception(page)
 
 
-def test_bad_upload_shows_the_error_and_keeps_the_clip(app_url: str, page) -> None:
+def test_bad_upload_shows_the_error_and_keeps_the_clip(app_url: str, page, tmp_path: Path) -> None:
+    noise = tmp_path / "noise.mp4"
+    noise.write_bytes(bytes(range(256)) * 64)
     open_page(page, f"{app_url}/Explore")
-    _upload_via_file_input(page, "Video file", "noise.mp4", bytes(range(256)) * 64)
+    frame_before = image_src(page, "Frame")
+    _upload_via_file_input(page, "Video file", noise)
     error = page.locator('[data-testid="stAlertContentError"]').first
     error.wait_for(timeout=60_000)
     assert "noise.mp4" in error.inner_text() and "Still showing" in error.inner_text()
     wait_ready(page)
     assert page.locator('[data-testid="stImage"]').count() >= 4  # the previous clip's panels remain
+    assert image_src(page, "Frame") == frame_before
+    nudge_shift_until_attention_changes(page)  # and the app still answers
     assert_no_exception(page)
 
 
