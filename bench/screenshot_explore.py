@@ -1,0 +1,66 @@
+"""README picture: the Explore page on the default sample, written to assets/explore.png.
+
+Run: .venv/bin/python bench/screenshot_explore.py [--out PATH]. Starts `streamlit run app.py` on a free port,
+opens /Explore in Debian chromium at 1400×1000 and saves the viewport as an optimised PNG (Pillow).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+from pathlib import Path
+
+from PIL import Image
+from playwright.sync_api import sync_playwright
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.helpers_browser import CHROMIUM_FLAGS, REPO_ROOT, chromium_path, streamlit_server, wait_ready
+
+#: The frame pair shown: the pen is moving there in the default sample.
+PAIR = 7
+MAX_BYTES = 300_000
+
+
+def show_pair(page, pair: int) -> None:
+    """Scrub to ``pair`` with the keyboard, pressing again if a key was lost during a rerun."""
+    slider = page.get_by_role("slider", name="Frame pair t")
+    for _ in range(10):
+        value = int(slider.get_attribute("aria-valuetext"))
+        if value == pair:
+            return
+        slider.focus()
+        for _ in range(abs(pair - value)):
+            page.keyboard.press("ArrowRight" if pair > value else "ArrowLeft")
+        page.wait_for_timeout(300)
+        wait_ready(page)
+    raise RuntimeError(f"the frame pair slider did not reach {pair}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "assets" / "explore.png")
+    args = parser.parse_args()
+    with sync_playwright() as playwright, streamlit_server() as url:
+        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{url}/Explore")
+        wait_ready(page, 120_000)
+        show_pair(page, PAIR)
+        page.locator('[data-testid="stPlotlyChart"] .js-plotly-plot').first.wait_for(timeout=60_000)
+        page.wait_for_function("() => [...document.images].every((img) => img.complete)")
+        wait_ready(page)
+        page.wait_for_timeout(500)  # let plotly finish its transitions
+        png = page.screenshot()
+        browser.close()
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    image.save(args.out, optimize=True)
+    if args.out.stat().st_size > MAX_BYTES:  # fewer colours, at some cost to the colour bars
+        image = image.quantize(256, method=Image.Quantize.MEDIANCUT)
+        image.save(args.out, optimize=True)
+    print(f"{args.out}: {image.width}×{image.height}, {args.out.stat().st_size / 1024:.0f} KiB")
+
+
+if __name__ == "__main__":
+    main()
