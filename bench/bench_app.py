@@ -10,6 +10,7 @@ shipped sample <= 2 s.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
@@ -39,6 +40,21 @@ CHANGED = """([title, before]) => {
     }
   }
   return false;
+}"""
+
+#: Page-time (ms since navigation) when each stage first shows in the DOM: where an open's time goes.
+STAGES = {
+    "title": "h1",  # the script's first delta arrived
+    "images": '[data-testid="stImage"] img',  # the panels' deltas arrived
+    "plotly drawn": '[data-testid="stPlotlyChart"] .js-plotly-plot',  # plotly.js loaded and ran
+}
+MARK_STAGES = """(stages) => {
+  window.__stages = {};
+  new MutationObserver(() => {
+    for (const [name, selector] of Object.entries(stages))
+      if (!(name in window.__stages) && document.querySelector(selector))
+        window.__stages[name] = performance.now();
+  }).observe(document, {subtree: true, childList: true, attributes: true});
 }"""
 
 
@@ -112,6 +128,33 @@ def slider_to_panel(page, repeats: int) -> list[float]:
     return times
 
 
+def open_explore(browser, url: str, stages: dict[str, list[float]]) -> tuple[object, float]:
+    """Open /Explore in a new tab (a new session); the time to its first visible panel; stage times."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.add_init_script(f"({MARK_STAGES})({json.dumps(STAGES)})")
+    start = time.perf_counter()
+    page.goto(f"{url}/Explore")
+    page.wait_for_selector('[data-testid="stImage"] img', timeout=120_000)
+    elapsed = time.perf_counter() - start
+    wait_ready(page, 120_000)
+    page.locator(STAGES["plotly drawn"]).first.wait_for(timeout=120_000)
+    marks = page.evaluate(
+        "() => ({...window.__stages, 'page scripts run':"
+        " performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd})"
+    )
+    for name, value in marks.items():
+        stages.setdefault(name, []).append(value / 1e3)
+    return page, elapsed
+
+
+def report_stages(stages: dict[str, list[float]]) -> None:
+    order = sorted(stages, key=lambda name: statistics.median(stages[name]))
+    print(
+        "    in the page (median): "
+        + ", ".join(f"{n} {statistics.median(stages[n]) * 1e3:.0f} ms" for n in order)
+    )
+
+
 def new_clip_to_panels(page, titles: list[str]) -> list[float]:
     times = []
     for title in titles:
@@ -143,17 +186,14 @@ def main() -> None:
             page.close()
         print("choosing a shipped sample -> its first panels (default sampling: 16 frames, max side 320)")
         cold, warm, first_visit, next_visit = [], [], [], []
+        first_stages, next_stages = {}, {}
         for _ in range(3):  # a fresh server each round: the first choice of each clip decodes it
             with streamlit_server() as url:
-                for visits in (first_visit, next_visit):  # the server's first session imports torch
-                    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                    start = time.perf_counter()
-                    page.goto(f"{url}/Explore")
-                    page.wait_for_selector('[data-testid="stImage"] img', timeout=120_000)
-                    visits.append(time.perf_counter() - start)
-                    wait_ready(page, 120_000)
-                    if visits is first_visit:
-                        page.close()
+                page, elapsed = open_explore(browser, url, first_stages)  # this session imports torch
+                first_visit.append(elapsed)
+                page.close()
+                page, elapsed = open_explore(browser, url, next_stages)
+                next_visit.append(elapsed)
                 titles = ["Cyclist on a court", "Hand tilts a cup", "1906 Grand Prix race car"]
                 cold += new_clip_to_panels(page, titles)
                 warm += new_clip_to_panels(page, ["Pen pushes a coin", *titles])
@@ -161,7 +201,9 @@ def main() -> None:
         report("new clip -> first panels, not cached", cold, 2.0)
         report("new clip -> first panels, cached", warm, 2.0)
         report("open /Explore -> first panels, first session of a fresh server", first_visit, 2.0)
+        report_stages(first_stages)
         report("open /Explore -> first panels, a later session", next_visit, 2.0)
+        report_stages(next_stages)
         browser.close()
 
 
