@@ -72,7 +72,8 @@ elif shown == "Power normalizations":
             else:
                 st.markdown(f"**{name}**")
                 st.latex(norm.formula)
-                st.slider(norm.param_name, norm.min, norm.max, **ui.bind(f"mp.pn.{name}", f"w.pn.{name}"))
+                label = f"{name} {norm.param_name}"  # Gamma and AsinhE both call theirs γ
+                st.slider(label, norm.min, norm.max, **ui.bind(f"mp.pn.{name}", f"w.pn.{name}"))
                 attention = norm.fn(data.difference[t], float(state[f"mp.pn.{name}"]))
         attention_image, prompt_image = view.attention_and_prompt(data, attention, t)
         attention_column.image(attention_image, caption=f"Attention · {name}", width="stretch")
