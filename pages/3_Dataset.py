@@ -2,53 +2,78 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
 import ui_shared as ui
-from mp_core import InputError, MotionParams, VideoDataset, open_dataset
+from mp_core import InputError, MotionParams, Sample, VideoDataset, open_dataset
 from mp_core import clip_view as view
+from mp_core.datasets import SPLIT_FILES
 
 ui.setup_page("Dataset")
 st.title("Dataset")
-loaded = ui.sidebar()  # parameters and sampling come from the sidebar; its clip is not used here
+ui.sidebar()  # parameters, sampling and device come from the sidebar; its clip is not used here
 params = ui.current_params(st.session_state)
 state = st.session_state
 state.setdefault("mp.ds.path", "")
 state.setdefault("mp.ds.recent", [])
 state.setdefault("mp.ds.error", "")
+state.setdefault("mp.ds.unreadable", {})  # dataset path -> {sample key: why it did not decode}
 ALL = "All"
+THUMB_SIDE = 224  # thumbnails: a smaller decode is enough
+Sampling = tuple[int, str, int, int]  # frames, mode, stride, max side
+
+
+def listing_stamp(path: str) -> tuple[float, ...]:
+    """Modification times that change when the listing would: the path, its split lists, its class folders."""
+    root = Path(path).expanduser()
+    try:
+        stamps = [root.stat().st_mtime]
+        if root.is_dir():
+            children = [root / name for name in SPLIT_FILES] + [p for p in root.iterdir() if p.is_dir()]
+            stamps += [p.stat().st_mtime for p in sorted(children) if p.exists()]
+        return tuple(stamps)
+    except OSError:
+        return ()
 
 
 @st.cache_resource(max_entries=4, show_spinner="Listing the dataset…")
-def listed(path: str, modified: float) -> VideoDataset:
-    """Listing only (nothing decoded); keyed by modification time so an edited list is re-read."""
+def listed(path: str, stamp: tuple[float, ...]) -> VideoDataset:
+    """Listing only (nothing decoded), kept while the files it came from are unchanged."""
     return open_dataset(path)
 
 
-def modified(path: str) -> float:
-    try:
-        return Path(path).expanduser().stat().st_mtime
-    except OSError:
-        return 0.0
-
-
 @st.cache_resource(max_entries=4, show_spinner=False)
-def sample_clip(path: str, stamp: float, key: str, frames: int, max_side: int, device: str) -> view.ClipData:
-    clip = listed(path, stamp).read(key, num_frames=frames, max_side=max_side)
+def sample_clip(
+    path: str, stamp: tuple[float, ...], key: str, sampling: Sampling, device: str
+) -> view.ClipData:
+    """One sample decoded with the sidebar's sampling (its start time aside: samples are short clips)."""
+    frames, mode, stride, max_side = sampling
+    dataset = listed(path, stamp)
+    if mode == "uniform":
+        clip = dataset.read(key, num_frames=frames, uniform=True, max_side=max_side)
+        # A sample shorter than asked for repeats frames; shown once each, they do not add zero differences.
+        times = clip.timestamps
+        keep = [i for i, time in enumerate(times) if i == 0 or time > times[i - 1]]
+        if len(keep) < len(times):
+            clip = replace(clip, frames=clip.frames[keep], timestamps=tuple(times[i] for i in keep))
+    else:
+        clip = dataset.read(key, num_frames=frames, stride=stride, max_side=max_side)
     return view.prepare_clip(clip, device, key)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def thumbnail(
-    path: str, stamp: float, key: str, frames: int, max_side: int, m: float, n: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Frame and motion prompt of the middle pair of a sample, cached per (sample, values, sampling)."""
-    data = sample_clip(path, stamp, key, frames, max_side, "cpu")
+    path: str, stamp: tuple[float, ...], key: str, sampling: Sampling, m: float, n: float
+) -> np.ndarray:
+    """The middle pair's frame and motion prompt side by side, cached per (sample, sampling, values)."""
+    data = sample_clip(path, stamp, key, sampling, "cpu")
     images = view.pair_images(data, MotionParams(m, n), data.num_pairs // 2)
-    return images.frame, images.prompt
+    gap = np.full((images.frame.shape[0], 2, 3), 255, dtype=np.uint8)
+    return np.concatenate([images.frame, gap, images.prompt], axis=1)
 
 
 def open_path() -> None:
@@ -56,7 +81,7 @@ def open_path() -> None:
     if not path:
         return
     try:
-        listed(path, modified(path))
+        listed(path, listing_stamp(path))
     except InputError as err:
         state["mp.ds.error"] = f"Could not open the dataset: {err}."
         return
@@ -65,8 +90,29 @@ def open_path() -> None:
 
 
 def pick_recent() -> None:
-    state["w.ds.path"] = state["w.ds.recent"]
-    open_path()
+    if state["w.ds.recent"]:
+        state["w.ds.path"] = state["w.ds.recent"]
+        open_path()
+
+
+def choice(label: str, options: list[str], key: str, **kwargs) -> str:
+    """A selectbox whose remembered value is dropped when it is not an option (another dataset)."""
+    if state.get(key) not in options:
+        state.pop(key, None)
+    return st.selectbox(label, options, key=key, **kwargs)
+
+
+def unreadable(path: str, key: str, err: InputError) -> None:
+    state["mp.ds.unreadable"].setdefault(path, {})[key] = str(err)
+
+
+def show_problems(dataset: VideoDataset, path: str) -> None:
+    lines = [str(p) for p in dataset.problems]
+    lines += [f"{key}: {message}" for key, message in state["mp.ds.unreadable"].get(path, {}).items()]
+    if lines:
+        title = f"{len(lines)} problem{'s' * (len(lines) > 1)}: skipped while listing or unreadable"
+        with st.expander(title, expanded=False):
+            st.code("\n".join(lines[:500]) + ("\n…" if len(lines) > 500 else ""), language=None)
 
 
 state.setdefault("w.ds.path", state["mp.ds.path"])
@@ -86,64 +132,81 @@ if not state["mp.ds.path"]:
     st.stop()
 
 path = state["mp.ds.path"]
-stamp = modified(path)
-dataset = listed(path, stamp)
+stamp = listing_stamp(path)
+try:
+    dataset = listed(path, stamp)
+except InputError as err:  # it was there when opened: moved or deleted since
+    st.error(f"Could not open the dataset: {err}.")
+    st.stop()
 counts = st.columns(4)
 counts[0].metric("Samples", f"{len(dataset):,}")
 counts[1].metric("Classes", len(dataset.classes))
 counts[2].metric("Splits", ", ".join(f"{k} {v}" for k, v in dataset.splits.items()) or "–")
 counts[3].metric("Format", dataset.kind)
-if dataset.problems:
-    with st.expander(f"{len(dataset.problems)} problem(s) skipped while listing", expanded=False):
-        st.code("\n".join(str(p) for p in dataset.problems[:500]), language=None)
-if not len(dataset):
-    st.stop()
+problems_box = st.container()  # filled last: decoding below may find unreadable samples
 
+frames, mode, stride, max_side = ui.sampling_of(state)[1:]
+sampling: Sampling = (frames, mode, stride, max_side)
 left, right = st.columns(2)
-split = left.selectbox("Split", [ALL, *dataset.splits], key="w.ds.split")
-label = right.selectbox("Class", [ALL, *dataset.classes], key="w.ds.class")
-chosen = [s for s in dataset if split in (ALL, s.split) and label in (ALL, s.label)]
-st.dataframe(
-    [{"clip": s.key, "label": s.label, "split": s.split} for s in chosen[:5000]],
-    hide_index=True,
-    height=220,
-)
-if not chosen:
+with left:
+    split = choice("Split", [ALL, *dataset.splits], "w.ds.split")
+with right:
+    label = choice("Class", [ALL, *dataset.classes], "w.ds.class")
+chosen: list[Sample] = [s for s in dataset if split in (ALL, s.split) and label in (ALL, s.label)]
+if len(dataset):
+    st.dataframe(
+        [{"clip": s.key, "label": s.label, "split": s.split} for s in chosen[:5000]],
+        hide_index=True,
+        height=220,
+    )
+    if len(chosen) > 5000:
+        st.caption(f"The first 5,000 of {len(chosen):,} samples; filter to see others.")
+if len(dataset) and not chosen:
     st.warning("No sample matches these filters.")
-    st.stop()
 
-_, frames, _, _, max_side = ui.sampling_of(state)
-keys = [s.key for s in chosen]
-labels = {s.key: s.label for s in chosen}
-key = st.selectbox("Sample", keys, format_func=lambda k: f"{k} · {labels[k]}", key="w.ds.sample")
-try:
-    data = sample_clip(path, stamp, key, frames, max_side, state["mp.device"])
-except InputError as err:
-    st.error(f"Could not show {key}: {err}")
-else:
-    st.markdown(f"**{key}** · label **{labels[key]}** · {data.clip.frames.shape[0]} frames")
-    t = st.slider("Frame pair t", 0, max(data.num_pairs - 1, 1), key="w.ds.pair", disabled=data.num_pairs < 2)
-    t = min(t, data.num_pairs - 1)
-    ui.show_panels(view.pair_images(data, params, t), t, data.limit)
+if chosen:
+    labels = {s.key: s.label for s in chosen}
+    key = choice("Sample", list(labels), "w.ds.sample", format_func=lambda k: f"{k} · {labels[k]}")
+    st.caption(
+        f"Sampling from the sidebar: {frames} frames, {mode}"
+        + (f" (stride {stride})" if mode == "stride" else "")
+        + f", max side {max_side} px, each sample from its start."
+    )
+    try:
+        data = sample_clip(path, stamp, key, sampling, state["mp.device"])
+    except InputError as err:
+        unreadable(path, key, err)
+        st.error(f"Could not show {key}: {err}")
+    else:
+        st.markdown(f"**{key}** · label **{labels[key]}** · {data.clip.frames.shape[0]} frames")
+        last = data.num_pairs - 1
+        state["w.ds.pair"] = min(state.get("w.ds.pair", 0), last)  # a shorter sample than the last one
+        t = st.slider("Frame pair t", 0, last, key="w.ds.pair") if last > 0 else 0
+        ui.show_panels(view.pair_images(data, params, t), t, data.limit)
 
-st.subheader("Class grid")
-grid_class = label if label != ALL else chosen[0].label
-count = st.number_input("Samples", 1, 48, 8, key="w.ds.grid_count")
-members = [s for s in chosen if s.label == grid_class][: int(count)]
-st.caption(
-    f"Middle frame pair of {len(members)} sample(s) of class **{grid_class}**: frame, then its prompt."
-)
-if st.toggle("Show the grid", key="w.ds.grid"):
-    bar = st.progress(0.0, text="Computing prompts…")
-    columns = st.columns(4)
-    for index, sample in enumerate(members):
-        column = columns[index % 4]
-        try:
-            side = min(max_side, 224)  # thumbnails: a smaller decode is enough
-            frame, prompt = thumbnail(path, stamp, sample.key, frames, side, params.m, params.n)
-        except InputError as err:
-            column.error(f"{sample.key}: {err}")
-        else:
-            column.image(np.concatenate([frame, prompt], axis=1), caption=sample.key, width="stretch")
-        bar.progress((index + 1) / len(members), text=f"{index + 1}/{len(members)}")
-    bar.empty()
+    st.subheader("Class grid")
+    grid_class = label if label != ALL else chosen[0].label
+    count = st.number_input("Samples", 1, 48, 8, key="w.ds.grid_count")
+    members = [s for s in chosen if s.label == grid_class][: int(count)]
+    st.caption(
+        f"Middle frame pair of {len(members)} sample(s) of class **{grid_class}**: frame, then its prompt "
+        f"under the current values (a = {params.slope:.2f}, b = {params.shift:+.3f})."
+    )
+    if st.toggle("Show the grid", key="w.ds.grid"):
+        bar = st.progress(0.0, text="Computing prompts…")
+        columns = st.columns(4)
+        thumb_sampling: Sampling = (frames, mode, stride, min(max_side, THUMB_SIDE))
+        for index, sample in enumerate(members):
+            column = columns[index % 4]
+            try:
+                image = thumbnail(path, stamp, sample.key, thumb_sampling, params.m, params.n)
+            except InputError as err:
+                unreadable(path, sample.key, err)
+                column.error(f"{sample.key}: {err}")
+            else:
+                column.image(image, caption=sample.key, width="stretch")
+            bar.progress((index + 1) / len(members), text=f"{index + 1}/{len(members)}")
+        bar.empty()
+
+with problems_box:
+    show_problems(dataset, path)

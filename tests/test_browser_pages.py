@@ -108,7 +108,7 @@ def test_dataset_listing_viewer_problems_and_grid(app_url: str, page, split_list
     assert any("split-lists" in m for m in metrics), metrics
     page.get_by_text("label jump").first.wait_for()  # the picked sample's label under the viewer
 
-    page.get_by_text("2 problem(s) skipped while listing").click()
+    page.get_by_text("2 problems: skipped while listing or unreadable").click()
     problems = page.locator('[data-testid="stExpander"] code').first
     problems.wait_for()
     text = problems.inner_text()

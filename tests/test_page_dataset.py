@@ -83,7 +83,7 @@ def test_folder_dataset_counts_viewer_and_grid(folder: Path) -> None:
 def test_split_lists_report_the_broken_line_and_the_missing_clip(lists: Path) -> None:
     at = open_page(lists)
     assert metrics(at)["Samples"] == "4" and metrics(at)["Format"] == "split-lists"
-    assert at.expander[0].label == "2 problem(s) skipped while listing"
+    assert at.expander[0].label == "2 problems: skipped while listing or unreadable"
     problems = at.code[0].value
     assert "train.csv:3: expected 'path label', got 'broken-line'" in problems
     assert "train.csv:4: clip not found: videos/x.mp4" in problems
@@ -104,7 +104,7 @@ def test_filters_and_picking_a_sample(lists: Path) -> None:
 def test_hdf5_pack(pack: Path) -> None:
     at = open_page(pack)
     assert metrics(at)["Samples"] == "4" and metrics(at)["Format"] == "hdf5"
-    assert at.expander[0].label == "2 problem(s) skipped while listing"
+    assert at.expander[0].label == "2 problems: skipped while listing or unreadable"
     assert len([i for i in at.get("image") if i.captions and i.captions[0].startswith("Attention")]) == 1
 
 
@@ -115,3 +115,59 @@ def test_bad_path_keeps_the_open_dataset(folder: Path, tmp_path: Path) -> None:
     assert "no such file or folder" in at.error[0].value
     assert metrics(at)["Samples"] == "4"
     assert at.selectbox(key="w.ds.recent").options == [str(folder)]
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory) -> Path:
+    """Samples of 12 and 4 frames, and a clip that does not decode."""
+    root = tmp_path_factory.mktemp("mixed")
+    for key, count in [("jump/long.mp4", 12), ("jump/short.mp4", 4)]:
+        (root / key).parent.mkdir(parents=True, exist_ok=True)
+        write_video(
+            root / key, synthetic_clip(num_frames=count, height=48, width=64, seed=count).clip.frames, 25
+        )
+    (root / "run").mkdir()
+    (root / "run" / "bad.mp4").write_bytes(b"not a video " * 64)
+    return root
+
+
+def test_short_sample_shows_each_frame_once_and_the_scrubber_follows(mixed: Path) -> None:
+    at = open_page(mixed)
+    assert at.session_state["mp.mode"] == "uniform" and at.session_state["mp.frames"] == 16
+    assert "**jump/long.mp4** · label **jump** · 12 frames" in [md.value for md in at.markdown]
+    at.slider(key="w.ds.pair").set_value(10).run()
+    at.selectbox(key="w.ds.sample").set_value("jump/short.mp4").run()
+    assert not at.exception
+    # 16 frames asked of a 4-frame clip: uniform sampling repeats frames; each is shown once.
+    assert "**jump/short.mp4** · label **jump** · 4 frames" in [md.value for md in at.markdown]
+    assert at.slider(key="w.ds.pair").max == 2
+    assert [i.captions[0] for i in at.get("image") if i.captions[0].startswith("Frame")] == [
+        "Frame Xₜ₊₁ · t = 2"
+    ]
+
+
+def test_unreadable_clip_is_an_error_and_a_listed_problem(mixed: Path) -> None:
+    at = open_page(mixed)
+    assert not [e for e in at.expander if "problem" in e.label]
+    at.selectbox(key="w.ds.sample").set_value("run/bad.mp4").run()
+    assert not at.exception
+    assert at.error[0].value.startswith("Could not show run/bad.mp4: ")
+    assert at.expander[0].label == "1 problem: skipped while listing or unreadable"
+    assert at.code[0].value.startswith("run/bad.mp4: bad.mp4: not a video file")
+    at.selectbox(key="w.ds.class").set_value("run").run()
+    at.toggle(key="w.ds.grid").set_value(True).run()
+    assert not at.exception
+    assert any(e.value.startswith("run/bad.mp4: ") for e in at.error)  # the grid's cell says so too
+
+
+def test_an_edited_split_list_is_listed_again(lists: Path, tmp_path: Path) -> None:
+    root = tmp_path / "edited"
+    root.mkdir()
+    (root / "videos").symlink_to(lists / "videos")
+    (root / "train.csv").write_text("videos/jump/a.mp4 0\n")
+    at = open_page(root)
+    assert metrics(at)["Samples"] == "1"
+    with (root / "train.csv").open("a") as file:  # in place: the folder's own mtime does not change
+        file.write("videos/run/d.mp4 1\n")
+    at.run()
+    assert metrics(at)["Samples"] == "2" and metrics(at)["Classes"] == "2"
