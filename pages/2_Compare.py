@@ -20,21 +20,38 @@ views = ["Parameter sets", "Power normalizations", "λ sweep"]
 shown = st.segmented_control("View", views, required=True, **ui.bind("mp.cmp.view", "w.cmp.view"))
 
 
+@st.cache_data(max_entries=64, show_spinner=False)
+def whole_clip(
+    spec: ui.ClipSpec, device: str, m: float, n: float, _data: view.ClipData
+) -> tuple[view.ClipStats, float | None]:
+    """Statistics and motion focus of the whole clip: they do not change with the scrubber, so keep them."""
+    values = MotionParams(m, n)
+    mask = ui.motion_mask(spec)
+    focus = None
+    if mask is not None:
+        focus = motion_focus(power_normalization(_data.difference, values.slope, values.shift), mask)
+    return view.clip_stats(_data, values), focus
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def sweep_rows(spec: ui.ClipSpec, device: str, _data: view.ClipData) -> list[dict[str, float]]:
+    return view.sweep_table(_data, lambda_sweep(), ui.motion_mask(spec))
+
+
 def show_column(label: str, values: MotionParams) -> None:
     attention = power_normalization(data.difference[t], values.slope, values.shift)
     attention_image, prompt_image = view.attention_and_prompt(data, attention, t)
     st.image(attention_image, caption=f"Attention · {label}", width="stretch")
     st.image(prompt_image, caption=f"Prompt · {label}", width="stretch")
-    stats = view.clip_stats(data, values)
+    stats, focus = whole_clip(spec, state["mp.device"], values.m, values.n, data)
     st.markdown(
         f"a = **{values.slope:.2f}**, b = **{values.shift:+.3f}** (m = {values.m:.4f}, n = {values.n:.4f})"
     )
     left, right = st.columns(2)
     left.metric("Mean attention", f"{stats.attention_mean:.3f}")
     right.metric("R (clip)", f"{stats.variation_mean:.4g}")
-    if mask is not None:
-        whole = power_normalization(data.difference, values.slope, values.shift)
-        st.metric("Motion focus", f"{motion_focus(whole, mask):+.3f}", help=ui.FOCUS_HELP)
+    if focus is not None:
+        st.metric("Motion focus", f"{focus:+.3f}", help=ui.FOCUS_HELP)
 
 
 if shown == "Parameter sets":
@@ -98,4 +115,4 @@ else:
             caption = f"λ = {preset.penalty_weight:g} · a = {values.slope:.1f}, b = {values.shift:+.2f}"
             column.image(image, caption=caption, width="stretch")
     st.plotly_chart(figures.lambda_sweep_figure(sweep), key="sweep")
-    st.dataframe(view.sweep_table(data, sweep, mask), hide_index=True)
+    st.dataframe(sweep_rows(spec, state["mp.device"], data), hide_index=True)
