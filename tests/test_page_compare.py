@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
 from mp_core import PRESETS, lambda_sweep
+from mp_core import clip_view as view
+from mp_core.samples import list_samples
+from mp_core.video_io import read_clip_uniform
 from tests.conftest import REPO_ROOT
 from tests.helpers_pickle import code_running_checkpoint
 
@@ -23,6 +27,13 @@ def compare() -> AppTest:
     return at
 
 
+@pytest.fixture(scope="module")
+def default_clip() -> view.ClipData:
+    """The page's default clip decoded here on its own: first shipped sample, 16 frames spread, 320 px."""
+    clip = read_clip_uniform(list_samples()[0].path, 16, max_side=320)
+    return view.prepare_clip(clip, "cpu", "default")
+
+
 def images(at: AppTest, prefix: str) -> dict[str, str]:
     return {i.captions[0]: i.value[0] for i in at.get("image") if i.captions[0].startswith(prefix)}
 
@@ -35,6 +46,23 @@ def test_parameter_sets_side_by_side_with_one_curve_chart(compare: AppTest) -> N
     assert [m.label for m in compare.metric].count("Mean attention") == 3
     chart = compare.get("plotly_chart")
     assert len(chart) == 1
+    traces = [trace.get("name") for trace in json.loads(chart[0].proto.spec)["data"]]
+    assert traces == ["differences D", "1: current", "2: FineGym", "3: HMDB-51"]
+
+
+def test_column_numbers_match_the_clip(compare: AppTest, default_clip: view.ClipData) -> None:
+    shown = [(m.label, m.value) for m in compare.metric]
+    expected = []
+    for preset in ("MPII Cooking 2", "FineGym", "HMDB-51"):  # the sliders start at MPII Cooking 2's values
+        stats = view.clip_stats(default_clip, PRESETS[preset].params)
+        expected += [
+            ("Mean attention", f"{stats.attention_mean:.3f}"),
+            ("R (clip)", f"{stats.variation_mean:.4g}"),
+        ]
+    assert shown == expected
+    slopes = [md.value for md in compare.markdown if md.value.startswith("a = ")]
+    # FineGym (m, n) = (1.05, -2.67): a = 5 / (0.45 tanh 1.05 + 0.1) = 11.067, b = 0.6 tanh(-2.67) = -0.594
+    assert slopes[1] == "a = **11.07**, b = **-0.594** (m = 1.0500, n = -2.6700)"
 
 
 def test_switching_a_set_and_the_count(compare: AppTest) -> None:
@@ -98,7 +126,7 @@ def test_power_normalizations_rows_and_sliders(compare: AppTest) -> None:
     assert images(compare, "Attention · ")["Attention · SigmE"] == rows["Attention · SigmE"]
 
 
-def test_lambda_sweep_row_chart_and_table(compare: AppTest) -> None:
+def test_lambda_sweep_row_chart_and_table(compare: AppTest, default_clip: view.ClipData) -> None:
     compare.segmented_control(key="w.cmp.view").set_value("λ sweep").run()
     assert not compare.exception
     captions = [i.captions[0] for i in compare.get("image") if i.captions[0].startswith("λ = ")]
@@ -107,6 +135,8 @@ def test_lambda_sweep_row_chart_and_table(compare: AppTest) -> None:
     table = compare.dataframe[0].value
     assert list(table["λ"]) == [p.penalty_weight for p in lambda_sweep()]
     assert "motion focus" not in table.columns  # a real clip has no ground truth
+    means = [round(view.clip_stats(default_clip, p.params).attention_mean, 4) for p in lambda_sweep()]
+    assert list(table["mean attention"]) == means
 
 
 def test_synthetic_clip_adds_motion_focus(compare: AppTest) -> None:
