@@ -143,5 +143,7 @@ def test_synthetic_clip_adds_motion_focus(compare: AppTest) -> None:
     compare.segmented_control(key="w.source").set_value("Synthetic").run()
     assert not compare.exception
     assert [m.label for m in compare.metric].count("Motion focus") == 3
+    compare.segmented_control(key="w.cmp.view").set_value("Power normalizations").run()
+    assert [m.label for m in compare.metric].count("Motion focus (pair t)") == 5
     compare.segmented_control(key="w.cmp.view").set_value("λ sweep").run()
     assert "motion focus" in compare.dataframe[0].value.columns

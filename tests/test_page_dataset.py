@@ -171,3 +171,26 @@ def test_an_edited_split_list_is_listed_again(lists: Path, tmp_path: Path) -> No
         file.write("videos/run/d.mp4 1\n")
     at.run()
     assert metrics(at)["Samples"] == "2" and metrics(at)["Classes"] == "2"
+
+
+def test_grid_follows_the_values_and_a_recent_path_reopens(folder: Path, lists: Path) -> None:
+    at = open_page(folder)
+    at.toggle(key="w.ds.grid").set_value(True).run()
+
+    def grid() -> list[str]:
+        return [i.value[0] for i in at.get("image") if i.captions and i.captions[0].startswith("jump/")]
+
+    first = grid()
+    assert len(first) == 3
+    at.selectbox(key="w.preset").set_value("UCF-Crime").run()
+    assert not at.exception
+    assert grid() != first  # new prompts under the new values
+    at.selectbox(key="w.preset").set_value("MPII Cooking 2").run()
+    assert grid() == first  # the same images (same media ids) back
+
+    at.text_input(key="w.ds.path").set_value(str(lists)).run()
+    assert metrics(at)["Format"] == "split-lists"
+    assert at.selectbox(key="w.ds.recent").options == [str(lists), str(folder)]
+    at.selectbox(key="w.ds.recent").set_value(str(folder)).run()
+    assert not at.exception
+    assert metrics(at)["Format"] == "folder" and at.text_input(key="w.ds.path").value == str(folder)
