@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import streamlit as st
@@ -95,11 +96,15 @@ def pick_recent() -> None:
         open_path()
 
 
-def choice(label: str, options: list[str], key: str, **kwargs) -> str:
+def choice(label: str, options: list[Any], key: str, **kwargs: Any) -> Any:
     """A selectbox whose remembered value is dropped when it is not an option (another dataset)."""
     if state.get(key) not in options:
         state.pop(key, None)
     return st.selectbox(label, options, key=key, **kwargs)
+
+
+def describe(sample: Sample) -> str:
+    return f"{sample.key} · {sample.label}" + (f" · {sample.split}" if sample.split != "all" else "")
 
 
 def unreadable(path: str, key: str, err: InputError) -> None:
@@ -152,7 +157,9 @@ with left:
     split = choice("Split", [ALL, *dataset.splits], "w.ds.split")
 with right:
     label = choice("Class", [ALL, *dataset.classes], "w.ds.class")
-chosen: list[Sample] = [s for s in dataset if split in (ALL, s.split) and label in (ALL, s.label)]
+# Samples are picked by their index in the dataset: a split list may name the same clip twice.
+indices = [i for i, s in enumerate(dataset) if split in (ALL, s.split) and label in (ALL, s.label)]
+chosen: list[Sample] = [dataset[i] for i in indices]
 if len(dataset):
     st.dataframe(
         [{"clip": s.key, "label": s.label, "split": s.split} for s in chosen[:5000]],
@@ -165,8 +172,8 @@ if len(dataset) and not chosen:
     st.warning("No sample matches these filters.")
 
 if chosen:
-    labels = {s.key: s.label for s in chosen}
-    key = choice("Sample", list(labels), "w.ds.sample", format_func=lambda k: f"{k} · {labels[k]}")
+    picked = dataset[choice("Sample", indices, "w.ds.sample", format_func=lambda i: describe(dataset[i]))]
+    key = picked.key
     st.caption(
         f"Sampling from the sidebar: {frames} frames, {mode}"
         + (f" (stride {stride})" if mode == "stride" else "")
@@ -178,7 +185,7 @@ if chosen:
         unreadable(path, key, err)
         st.error(f"Could not show {key}: {err}")
     else:
-        st.markdown(f"**{key}** · label **{labels[key]}** · {data.clip.frames.shape[0]} frames")
+        st.markdown(f"**{key}** · label **{picked.label}** · {data.clip.frames.shape[0]} frames")
         last = data.num_pairs - 1
         state["w.ds.pair"] = min(state.get("w.ds.pair", 0), last)  # a shorter sample than the last one
         t = st.slider("Frame pair t", 0, last, key="w.ds.pair") if last > 0 else 0
@@ -186,7 +193,7 @@ if chosen:
 
     st.subheader("Class grid")
     grid_class = label if label != ALL else chosen[0].label
-    count = st.number_input("Samples", 1, 48, 8, key="w.ds.grid_count")
+    count = st.number_input("Samples in the grid", 1, 48, 8, key="w.ds.grid_count")
     members = [s for s in chosen if s.label == grid_class][: int(count)]
     st.caption(
         f"Middle frame pair of {len(members)} sample(s) of class **{grid_class}**: frame, then its prompt "

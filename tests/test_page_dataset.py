@@ -57,6 +57,12 @@ def open_page(path: Path | str) -> AppTest:
     return at
 
 
+def pick(at: AppTest, key: str) -> None:
+    """Choose the sample whose clip is ``key`` (the selectbox's values are dataset indices)."""
+    box = at.selectbox(key="w.ds.sample")
+    box.select_index([o.split(" · ")[0] for o in box.options].index(key)).run()
+
+
 def metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
@@ -92,9 +98,10 @@ def test_split_lists_report_the_broken_line_and_the_missing_clip(lists: Path) ->
 def test_filters_and_picking_a_sample(lists: Path) -> None:
     at = open_page(lists)
     at.selectbox(key="w.ds.split").set_value("val").run()
-    assert at.selectbox(key="w.ds.sample").options == ["videos/jump/b.mp4 · 0", "videos/jump/c.mp4 · 0"]
+    options = ["videos/jump/b.mp4 · 0 · val", "videos/jump/c.mp4 · 0 · val"]
+    assert at.selectbox(key="w.ds.sample").options == options
     before = [i.value[0] for i in at.get("image") if i.captions and i.captions[0].startswith("Frame")]
-    at.selectbox(key="w.ds.sample").set_value("videos/jump/c.mp4").run()
+    pick(at, "videos/jump/c.mp4")
     assert not at.exception
     after = [i.value[0] for i in at.get("image") if i.captions and i.captions[0].startswith("Frame")]
     assert before != after
@@ -136,7 +143,7 @@ def test_short_sample_shows_each_frame_once_and_the_scrubber_follows(mixed: Path
     assert at.session_state["mp.mode"] == "uniform" and at.session_state["mp.frames"] == 16
     assert "**jump/long.mp4** · label **jump** · 12 frames" in [md.value for md in at.markdown]
     at.slider(key="w.ds.pair").set_value(10).run()
-    at.selectbox(key="w.ds.sample").set_value("jump/short.mp4").run()
+    pick(at, "jump/short.mp4")
     assert not at.exception
     # 16 frames asked of a 4-frame clip: uniform sampling repeats frames; each is shown once.
     assert "**jump/short.mp4** · label **jump** · 4 frames" in [md.value for md in at.markdown]
@@ -149,7 +156,7 @@ def test_short_sample_shows_each_frame_once_and_the_scrubber_follows(mixed: Path
 def test_unreadable_clip_is_an_error_and_a_listed_problem(mixed: Path) -> None:
     at = open_page(mixed)
     assert not [e for e in at.expander if "problem" in e.label]
-    at.selectbox(key="w.ds.sample").set_value("run/bad.mp4").run()
+    pick(at, "run/bad.mp4")
     assert not at.exception
     assert at.error[0].value.startswith("Could not show run/bad.mp4: ")
     assert at.expander[0].label == "1 problem: skipped while listing or unreadable"
@@ -194,3 +201,21 @@ def test_grid_follows_the_values_and_a_recent_path_reopens(folder: Path, lists: 
     at.selectbox(key="w.ds.recent").set_value(str(folder)).run()
     assert not at.exception
     assert metrics(at)["Format"] == "folder" and at.text_input(key="w.ds.path").value == str(folder)
+
+
+def test_ten_thousand_samples_list_without_decoding_them(lists: Path, tmp_path: Path) -> None:
+    root = tmp_path / "big"
+    root.mkdir()
+    (root / "videos").symlink_to(lists / "videos")
+    lines = [f"videos/jump/a.mp4 class{i % 100:02d}" for i in range(8000)]
+    (root / "train.csv").write_text("\n".join(lines) + "\n")
+    (root / "val.csv").write_text("\n".join(f"videos/run/d.mp4 class{i % 100:02d}" for i in range(2000)))
+    at = open_page(root)
+    assert not at.exception
+    assert metrics(at)["Samples"] == "10,000" and metrics(at)["Classes"] == "100"
+    assert metrics(at)["Splits"] == "train 8000, val 2000"
+    assert len(at.dataframe[0].value) == 5000
+    assert "The first 5,000 of 10,000 samples" in at.caption[0].value
+    at.selectbox(key="w.ds.class").set_value("class07").run()
+    assert len(at.dataframe[0].value) == 100
+    assert len(at.selectbox(key="w.ds.sample").options) == 100
