@@ -6,11 +6,14 @@ before anything runs. Every problem raises :class:`mp_core.errors.CheckpointErro
 
 from __future__ import annotations
 
+import codecs
 import io
 import json
 import os
 import pickle
+import pickletools
 import struct
+import zipfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -24,76 +27,158 @@ __all__ = ["CHECKPOINT_SUFFIXES", "load_params", "params_to_json", "save_params"
 
 CHECKPOINT_SUFFIXES = (".pyth", ".pt", ".pth", ".ckpt", ".safetensors", ".json")
 _TORCH_SUFFIXES = {".pyth", ".pt", ".pth", ".ckpt", ".bin"}
+_ZIP_MAGIC = b"PK\x03\x04"
+#: Globals torch's weights-only unpickler builds itself (besides ``torch.*``): not a sign of code to run.
+_TORCH_SAFE = {"collections.OrderedDict", "collections.Counter", "_codecs.encode", "builtins.set"}
+_STRING_OPS = {"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE", "STRING", "BINSTRING"}
+
+Source = str | os.PathLike | bytes | BinaryIO | Mapping[str, Any]
 
 
-def _read(source: str | os.PathLike | bytes | BinaryIO, name: str | None) -> tuple[bytes, str]:
+def _read(source: str | os.PathLike | bytes | BinaryIO, name: str | None) -> tuple[bytes | Path, str]:
+    """The bytes of an upload, or the path of a file (read lazily: a torch zip is memory-mapped)."""
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
+        if path.is_dir():
+            raise CheckpointError(f"{path}: is a folder; give the checkpoint file inside it")
         if not path.is_file():
             raise CheckpointError(f"{path}: no such file")
-        return path.read_bytes(), name or path.name
+        return path, name or path.name
     if isinstance(source, (bytes, bytearray, memoryview)):
         return bytes(source), name or "upload"
-    source.seek(0)
-    return source.read(), name or Path(str(getattr(source, "name", "upload"))).name
+    name = name or Path(str(getattr(source, "name", "upload"))).name
+    if source.seekable():  # an upload that was read before is read from its start
+        source.seek(0)
+    data = source.read()
+    if not isinstance(data, bytes):
+        raise CheckpointError(f"{name}: opened in text mode; open checkpoint files with 'rb'")
+    return data, name
 
 
-def _kind(data: bytes, name: str) -> str:
-    """'torch', 'safetensors' or 'json', from the extension, else from the first bytes."""
+def _head(data: bytes | Path, size: int = 4096) -> bytes:
+    if isinstance(data, bytes):
+        return data[:size]
+    with data.open("rb") as handle:
+        return handle.read(size)
+
+
+def _kind(head: bytes, size: int, name: str) -> str:
+    """'torch', 'safetensors' or 'json': from the first bytes where they say, else from the extension."""
+    if head[:4] == _ZIP_MAGIC or head[:1] == b"\x80":  # torch zip archive or a legacy/raw pickle
+        return "torch"
+    if len(head) > 8 and head[8:9] == b"{" and 8 + struct.unpack("<Q", head[:8])[0] <= size:
+        return "safetensors"  # an 8-byte little-endian header size, then the JSON header
+    stripped = head.lstrip()
+    utf8 = codecs.getincrementaldecoder("utf-8")()
+    try:
+        is_json = stripped[:1] == b"{" and bool(utf8.decode(stripped[:512]))
+    except UnicodeDecodeError:
+        is_json = False
+    if is_json:
+        return "json"
     suffix = Path(name).suffix.lower()
     if suffix in _TORCH_SUFFIXES:
         return "torch"
     if suffix in {".safetensors", ".json"}:
         return suffix[1:]
-    if data[:4] == b"PK\x03\x04" or data[:1] == b"\x80":  # torch zip archive or a legacy pickle
-        return "torch"
-    if data.lstrip()[:1] == b"{":
-        return "json"
-    if len(data) > 8 and data[8:9] == b"{" and struct.unpack("<Q", data[:8])[0] < len(data):
-        return "safetensors"
     raise CheckpointError(
-        f"{name}: not a checkpoint format I know; expected one of {', '.join(CHECKPOINT_SUFFIXES)}"
+        f"{name}: not a checkpoint format I know (neither a torch file, safetensors nor JSON); expected one "
+        f"of {', '.join(CHECKPOINT_SUFFIXES)}"
     )
 
 
-def _load_torch(data: bytes, name: str) -> Any:
+def _load_torch(data: bytes | Path, name: str) -> Any:
+    source = data if isinstance(data, Path) else io.BytesIO(data)
+    # mmap: only m and n of a large checkpoint on disk are ever read
+    mmap = isinstance(data, Path) and _head(data, 4) == _ZIP_MAGIC
     try:
-        return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        detail = _unpickler_detail(str(err))
-        if "GLOBAL" in detail:  # the pickle names a function or class to call: code would run
-            raise CheckpointError(
-                f"{name}: refused: loading it would run code, not just read tensors ({detail}). Nothing "
-                "from the file was run. Re-save only the state_dict, or export m and n as JSON."
-            ) from err
-        raise CheckpointError(f"{name}: not a readable torch checkpoint (corrupt pickle: {detail})") from err
+        return torch.load(source, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as err:  # garbage makes the (safe) weights-only unpickler fail in many ways
+        named = _named_globals(data.read_bytes() if isinstance(data, Path) else data)
+        unsafe = [g for g in named if not g.startswith("torch.") and g not in _TORCH_SAFE]
+        if isinstance(err, pickle.UnpicklingError) and (unsafe or "GLOBAL" in str(err)):
+            shown = ", ".join(unsafe[:4]) or _global_in(str(err))
+            raise CheckpointError(
+                f"{name}: refused: loading it would run code. It names Python objects ({shown}) that only a "
+                "full unpickle builds, by importing and calling what the file says. Nothing from the file "
+                "was run. If you trust it, load it in your own code and pass the state_dict to load_params, "
+                "re-save only the state_dict, or export m and n as JSON."
+            ) from err
         raise CheckpointError(
-            f"{name}: not a readable torch checkpoint (corrupt or truncated?): {str(err).splitlines()[0]}"
+            f"{name}: not a readable torch checkpoint (corrupt or truncated?): {_detail(err)}"
         ) from err
 
 
-def _unpickler_detail(message: str) -> str:
-    """The informative line of torch's weights_only error, without its boilerplate."""
-    boilerplate = ("Weights only load failed", "Please file an issue", "Check the documentation")
-    lines = [line.strip() for line in message.splitlines()]
-    useful = [line for line in lines if line and not line.startswith(boilerplate)]
-    return " ".join(useful) or lines[0]
+def _global_in(message: str) -> str:
+    """The ``module.name`` after ``GLOBAL`` in torch's weights-only error."""
+    words = message.split()
+    return next((words[i + 1] for i, word in enumerate(words[:-1]) if word == "GLOBAL"), "a Python object")
 
 
-def _load_safetensors(data: bytes, name: str) -> dict[str, torch.Tensor]:
-    from safetensors import SafetensorError
+def _detail(err: Exception) -> str:
+    """The informative part of a loader's error, without torch's weights_only boilerplate."""
+    text = str(err)
+    if "WeightsUnpickler error:" in text:
+        text = text.split("WeightsUnpickler error:", 1)[1].split("Check the documentation", 1)[0]
+    text = " ".join(text.split())
+    return text.split(". ", 1)[0].rstrip(".") if text else f"{type(err).__name__}: the data ends early"
+
+
+def _named_globals(data: bytes) -> list[str]:
+    """``module.name`` of every global a pickle (or a torch zip's data.pkl) names, read without importing.
+
+    pickletools only disassembles; protocol 4's STACK_GLOBAL takes its two names from strings pushed or
+    fetched from the memo just before, which is how picklers write them.
+    """
+    if data[:4] == _ZIP_MAGIC:
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                member = next(n for n in archive.namelist() if n.endswith("data.pkl"))
+                data = archive.read(member)
+        except (zipfile.BadZipFile, StopIteration, OSError, ValueError, EOFError, NotImplementedError):
+            return []
+    names: list[str] = []
+    strings: list[str | None] = []
+    memo: dict[int, str | None] = {}
+    last: str | None = None
+    try:
+        for opcode, arg, _ in pickletools.genops(data):
+            kind = opcode.name
+            if kind in {"GLOBAL", "INST"}:
+                names.append(str(arg).replace(" ", "."))
+            elif kind == "STACK_GLOBAL":
+                names.append(".".join(s or "?" for s in strings[-2:]))
+            if kind in _STRING_OPS or kind in {"GET", "BINGET", "LONG_BINGET"}:
+                last = arg if kind in _STRING_OPS else memo.get(int(arg))
+                strings.append(last)
+            elif kind == "MEMOIZE":
+                memo[len(memo)] = last
+            elif kind in {"PUT", "BINPUT", "LONG_BINPUT"}:
+                memo[int(arg)] = last
+            else:
+                last = None
+    except Exception:  # a truncated or corrupt pickle: keep the names read so far
+        pass
+    return list(dict.fromkeys(names))
+
+
+def _load_safetensors(data: bytes | Path, name: str) -> dict[str, Any]:
+    from safetensors import SafetensorError, safe_open
     from safetensors.torch import load
 
     try:
-        return load(data)
+        if isinstance(data, bytes):
+            return load(data)
+        with safe_open(data, framework="pt") as archive:  # read only the tensors that could be m or n
+            keys = list(archive.keys())
+            return {k: archive.get_tensor(k) if k.rpartition(".")[2] in "mn" else None for k in keys}
     except (SafetensorError, ValueError, OSError) as err:
         raise CheckpointError(f"{name}: not a readable safetensors file: {err}") from err
 
 
-def _load_json(data: bytes, name: str) -> MotionParams:
+def _load_json(data: bytes | Path, name: str) -> MotionParams:
     try:
-        content = json.loads(data.decode("utf-8"))
+        content = json.loads((data.read_bytes() if isinstance(data, Path) else data).decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise CheckpointError(f"{name}: not valid JSON ({err})") from err
     if not isinstance(content, dict):
@@ -111,12 +196,22 @@ def _load_json(data: bytes, name: str) -> MotionParams:
     )
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, torch.Tensor) or (
+        isinstance(value, (int, float)) and not isinstance(value, bool)
+    )
+
+
 def _number(value: Any, key: str, name: str) -> float:
     if isinstance(value, torch.Tensor):
         if value.numel() != 1:
-            raise CheckpointError(f"{name}: {key} has shape {list(value.shape)}; expected a single number")
+            raise CheckpointError(
+                f"{name}: {key} has shape {list(value.shape)}; expected a single number (shape [1] or [])"
+            )
+        if value.is_complex():
+            raise CheckpointError(f"{name}: {key} is complex; expected a real number")
         return float(value.reshape(()).item())
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if _is_number(value):
         return float(value)
     raise CheckpointError(f"{name}: {key} is {type(value).__name__}, expected a number")
 
@@ -135,18 +230,20 @@ def _find_pair(tree: Any, name: str, prefix: str | None) -> MotionParams:
     pairs: dict[str, tuple[Any, Any]] = {}
     for key, value in leaves.items():
         head, _, last = key.rpartition(".")
-        if last == "m" and (f"{head}.n" if head else "n") in leaves:
-            pairs[head] = (value, leaves[f"{head}.n" if head else "n"])
+        partner = f"{head}.n" if head else "n"
+        if last == "m" and partner in leaves and _is_number(value) and _is_number(leaves[partner]):
+            pairs[head] = (value, leaves[partner])
     if prefix is not None:
         if prefix not in pairs:
             raise CheckpointError(f"{name}: no m, n under prefix {prefix!r}; found prefixes {sorted(pairs)}")
         pairs = {prefix: pairs[prefix]}
     if not pairs:
         shown = ", ".join(sorted(leaves)[:6]) or "none"
+        tensors = sum(isinstance(v, torch.Tensor) for v in leaves.values())
         raise CheckpointError(
-            f"{name}: no motion prompt parameters found ({len(leaves)} entries, e.g. {shown}). Expected keys "
-            "ending in 'm' and 'n' (e.g. 'vmps.m', 'vmps.n' in model_state): is this a checkpoint of a model "
-            "with a motion prompt layer?"
+            f"{name}: no motion prompt parameters found ({len(leaves)} entries, {tensors} tensors, e.g. "
+            f"{shown}). Expected a pair of keys ending in 'm' and 'n' (e.g. 'vmps.m', 'vmps.n' in "
+            "model_state): is this a checkpoint of a model with a motion prompt layer?"
         )
     values = {
         head: (_number(m, f"{head}.m", name), _number(n, f"{head}.n", name)) for head, (m, n) in pairs.items()
@@ -156,7 +253,8 @@ def _find_pair(tree: Any, name: str, prefix: str | None) -> MotionParams:
             f"{head or '(top level)'}: m={m:.4g}, n={n:.4g}" for head, (m, n) in values.items()
         )
         raise CheckpointError(
-            f"{name}: several different (m, n) pairs found ({listing}); pass prefix= to choose one"
+            f"{name}: several different (m, n) pairs found ({listing}); pass prefix= (one of "
+            f"{sorted(values)}) to choose one"
         )
     m, n = next(iter(values.values()))
     try:
@@ -165,19 +263,19 @@ def _find_pair(tree: Any, name: str, prefix: str | None) -> MotionParams:
         raise CheckpointError(f"{name}: {err}") from err
 
 
-def load_params(
-    source: str | os.PathLike | bytes | BinaryIO, name: str | None = None, *, prefix: str | None = None
-) -> MotionParams:
+def load_params(source: Source, name: str | None = None, *, prefix: str | None = None) -> MotionParams:
     """Learned (m, n) from a checkpoint file.
 
     Reads a PySlowFast ``.pyth`` (``model_state`` with ``vmps.m``/``vmps.n``), a plain, DDP (``module.``) or
     Lightning (``state_dict``) state_dict in ``.pt``/``.pth``/``.ckpt``, a bare layer state_dict
-    (``m``, ``n``), ``.safetensors``, or JSON (``{"m", "n"}`` or ``{"slope", "shift"}``).
+    (``m``, ``n``), ``.safetensors``, or JSON (``{"m", "n"}`` or ``{"slope", "shift"}``). The format is
+    recognised from the first bytes, so a missing or wrong extension does not matter. Copies of the same
+    pair (an EMA, a second state_dict) are one pair.
 
     Args:
-        source: path, bytes or binary file object (an upload).
-        name: file name for messages and the extension, when ``source`` is bytes.
-        prefix: the key prefix to use when a file holds several layers, e.g. ``"model_state.vmps"``.
+        source: path, bytes, binary file object (an upload), or an already loaded (state) dict.
+        name: file name for messages, when ``source`` is bytes (default: the file's own name).
+        prefix: the key path of the layer when a file holds several, e.g. ``"model_state.vmps"``.
 
     Raises:
         CheckpointError: unreadable, refused (would run code), no or several (m, n), non-finite values.
@@ -190,11 +288,16 @@ def load_params(
         >>> params = load_params(buffer.getvalue(), name="checkpoint_epoch_00010.pyth")
         >>> round(params.m, 6), round(params.n, 6)
         (1.05, -2.67)
+        >>> load_params({"module.vmps.m": 0.257, "module.vmps.n": 0.053})
+        MotionParams(m=0.257, n=0.053)
     """
+    if isinstance(source, Mapping):
+        return _find_pair(source, name or "state_dict", prefix)
     data, name = _read(source, name)
-    if not data:
+    head = _head(data)
+    if not head:
         raise CheckpointError(f"{name}: the file is empty (0 bytes)")
-    kind = _kind(data, name)
+    kind = _kind(head, len(data) if isinstance(data, bytes) else data.stat().st_size, name)
     if kind == "json":
         return _load_json(data, name)
     tree = _load_safetensors(data, name) if kind == "safetensors" else _load_torch(data, name)
@@ -216,10 +319,20 @@ def params_to_json(params: MotionParams) -> str:
     return json.dumps(params.as_dict(), indent=2)
 
 
-def save_params(target: str | os.PathLike | BinaryIO, params: MotionParams) -> None:
-    """Write ``params`` as JSON to a path or a binary file; :func:`load_params` reads it back."""
+def save_params(target: str | os.PathLike | BinaryIO | io.TextIOBase, params: MotionParams) -> None:
+    """Write ``params`` as JSON to a path or a binary or text file; :func:`load_params` reads it back.
+
+    Example:
+        >>> import io
+        >>> buffer = io.BytesIO()
+        >>> save_params(buffer, MotionParams(1.05, -2.67))
+        >>> load_params(buffer.getvalue(), name="values.json")
+        MotionParams(m=1.05, n=-2.67)
+    """
     text = params_to_json(params) + "\n"
     if isinstance(target, (str, os.PathLike)):
         Path(target).write_text(text, encoding="utf-8")
+    elif isinstance(target, io.TextIOBase):
+        target.write(text)
     else:
         target.write(text.encode("utf-8"))
