@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import pickle
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import save as save_safetensors
@@ -28,16 +30,22 @@ def model_state() -> dict[str, torch.Tensor]:
         layer.m.fill_(M)
         layer.n.fill_(N)
     model = torch.nn.ModuleDict(
-        {"vmps": layer, "s1": torch.nn.Conv3d(3, 4, 3), "head": torch.nn.Linear(4, 2)}
+        {
+            "vmps": layer,
+            "s1": torch.nn.Sequential(torch.nn.Conv3d(3, 4, 3), torch.nn.BatchNorm3d(4)),
+            "head": torch.nn.Linear(4, 2),
+        }
     )
-    return model.state_dict()
+    return model.state_dict()  # an OrderedDict, with BatchNorm's int64 num_batches_tracked
 
 
 def pyslowfast_checkpoint(path: Path) -> Path:
-    """As slowfast/utils/checkpoint.py saves: epoch, model_state, optimizer_state, cfg (a YAML dump)."""
+    """As slowfast/utils/checkpoint.py's save_checkpoint: epoch, model_state, optimizer_state, cfg.dump(),
+    scaler_state (GradScaler.state_dict()), written through a file handle."""
     state = model_state()
     params = [torch.nn.Parameter(t.clone()) for t in state.values() if t.is_floating_point()]
-    optimizer = torch.optim.SGD(params, lr=0.1, momentum=0.9)
+    groups = [{"params": params[:2], "weight_decay": 0.0}, {"params": params[2:], "weight_decay": 1e-4}]
+    optimizer = torch.optim.SGD(groups, lr=0.1, momentum=0.9, nesterov=True)
     sum(p.sum() for p in params).backward()
     optimizer.step()
     checkpoint = {
@@ -45,6 +53,13 @@ def pyslowfast_checkpoint(path: Path) -> Path:
         "model_state": state,
         "optimizer_state": optimizer.state_dict(),
         "cfg": "MODEL:\n  ARCH: slowfast\n  NUM_CLASSES: 99\nSOLVER:\n  BASE_LR: 0.1\n",
+        "scaler_state": {
+            "scale": 65536.0,
+            "growth_factor": 2.0,
+            "backoff_factor": 0.5,
+            "growth_interval": 2000,
+            "_growth_tracker": 17,
+        },
     }
     with path.open("wb") as handle:
         torch.save(checkpoint, handle)
@@ -209,3 +224,118 @@ def test_bad_values(tmp_path: Path, m: torch.Tensor, message: str) -> None:
     torch.save({"vmps.m": m, "vmps.n": torch.tensor([0.0])}, path)
     with pytest.raises(InputError, match=message):
         load_params(path)
+
+
+def test_format_is_read_from_the_bytes_when_the_extension_is_wrong(tmp_path: Path) -> None:
+    state = {"vmps.m": torch.tensor([M]), "vmps.n": torch.tensor([N])}
+    (tmp_path / "really_safetensors.pth").write_bytes(save_safetensors(state))
+    (tmp_path / "really_json.pt").write_text(json.dumps({"m": M, "n": N}))
+    torch.save(state, tmp_path / "really_torch.json")
+    for path in sorted(tmp_path.iterdir()):
+        assert_loaded(load_params(path))
+        assert_loaded(load_params(path.read_bytes()))  # no name at all
+
+
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
+@pytest.mark.parametrize("protocol", [0, 2, 4, 5])
+def test_raw_pickles_of_every_protocol_are_refused_naming_the_call(tmp_path: Path, protocol: int) -> None:
+    marker = tmp_path / "pwned"
+    data = pickle.dumps({"vmps.m": 1.0, "vmps.n": 0.0, "x": RunsCode(marker)}, protocol=protocol)
+    with pytest.raises(CheckpointError, match=r"refused: loading it would run code.*\((posix|os)\.system\)"):
+        load_params(data, name="model.pt")
+    assert not marker.exists()
+
+
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
+def test_torch_save_with_protocol_4_is_refused_naming_the_call(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pyth"
+    torch.save({"model_state": model_state(), "x": RunsCode(marker)}, path, pickle_protocol=4)
+    with pytest.raises(CheckpointError, match=r"refused: loading it would run code.*system\)"):
+        load_params(path)
+    assert not marker.exists()
+
+
+def test_objects_outside_weights_only_are_refused_by_name(tmp_path: Path) -> None:
+    # numpy scalars (a best accuracy, an epoch) and argparse args are common in checkpoints; torch's
+    # weights-only loader does not build them, and neither do we: the message says which and what to do
+    path = tmp_path / "train.pth"
+    torch.save({"state_dict": model_state(), "best": np.float64(0.9), "args": argparse.Namespace(lr=1)}, path)
+    with pytest.raises(CheckpointError, match=r"numpy\..*scalar.*argparse\.Namespace.*pass the state_dict"):
+        load_params(path)
+    # ... which works for a file the user trusts
+    assert_loaded(load_params(torch.load(path, weights_only=False)))
+
+
+def test_already_loaded_dicts() -> None:
+    assert_loaded(load_params(model_state()))
+    assert load_params({"module.vmps.m": 0.257, "module.vmps.n": 0.053}) == MotionParams(0.257, 0.053)
+    with pytest.raises(CheckpointError, match=r"state_dict: no motion prompt parameters found \(0 entries"):
+        load_params({})
+
+
+def test_zero_dim_and_half_precision_values(tmp_path: Path) -> None:
+    path = tmp_path / "half.pt"
+    torch.save({"vmps.m": torch.tensor(M, dtype=torch.float16), "vmps.n": torch.tensor(N).bfloat16()}, path)
+    params = load_params(path)
+    assert params.m == float(torch.tensor(M, dtype=torch.float16))
+    assert params.n == float(torch.tensor(N).bfloat16())
+
+
+def test_non_numeric_m_n_entries_are_not_candidates(tmp_path: Path) -> None:
+    path = tmp_path / "with_cfg.pt"
+    torch.save({"model_state": model_state(), "cfg": {"m": "mixup", "n": "none"}}, path)
+    assert_loaded(load_params(path))
+
+
+def test_checkpoints_on_disk_are_not_read_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A torch zip on disk is memory-mapped, a safetensors file read per key: only m and n are read."""
+    seen: list[dict] = []
+    real_load = torch.load
+    monkeypatch.setattr(
+        torch, "load", lambda *args, **kwargs: seen.append(kwargs) or real_load(*args, **kwargs)
+    )
+    monkeypatch.setattr("safetensors.torch.load", lambda data: pytest.fail("read the whole file"))
+    path = tmp_path / "big.pyth"
+    torch.save({"model_state": {**model_state(), "big": torch.zeros(2**20)}}, path)
+    assert_loaded(load_params(path))
+    assert seen[-1]["mmap"] is True and seen[-1]["weights_only"] is True
+    st = tmp_path / "big.safetensors"
+    st.write_bytes(save_safetensors({**model_state(), "big": torch.zeros(2**20)}))
+    assert_loaded(load_params(st))
+
+
+def test_folder_and_text_mode_file(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match="is a folder"):
+        load_params(tmp_path)
+    (tmp_path / "v.json").write_text(json.dumps({"m": M, "n": N}))
+    with (tmp_path / "v.json").open() as handle, pytest.raises(CheckpointError, match="opened in text mode"):
+        load_params(handle)
+
+
+def test_save_params_to_a_text_file() -> None:
+    text = io.StringIO()
+    save_params(text, MotionParams(M, N))
+    assert json.loads(text.getvalue()) == MotionParams(M, N).as_dict()
+    assert load_params(text.getvalue().encode(), name="values.json") == MotionParams(M, N)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\x80\x02garbage", "Unsupported operand 103"),
+        (b"\x80\x02}q\x00", "the data ends early"),
+        (b"PK\x03\x04 this is not a zip", "failed finding central directory"),
+    ],
+)
+def test_corrupt_torch_files_without_torchs_boilerplate(content: bytes, message: str) -> None:
+    with pytest.raises(CheckpointError, match=message) as caught:
+        load_params(content, name="x.pth")
+    assert "PyTorch 2.6" not in str(caught.value) and "file an issue" not in str(caught.value)
+
+
+def test_truncated_checkpoint(tmp_path: Path) -> None:
+    data = pyslowfast_checkpoint(tmp_path / "c.pyth").read_bytes()
+    for cut in (len(data) // 2, len(data) - 30, 100):
+        with pytest.raises(CheckpointError, match=r"cut\.pyth: not a readable torch checkpoint"):
+            load_params(data[:cut], name="cut.pyth")
