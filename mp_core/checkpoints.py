@@ -47,7 +47,7 @@ def _read(source: str | os.PathLike | bytes | BinaryIO, name: str | None) -> tup
     if isinstance(source, (bytes, bytearray, memoryview)):
         return bytes(source), name or "upload"
     name = name or Path(str(getattr(source, "name", "upload"))).name
-    if source.seekable():  # an upload that was read before is read from its start
+    if getattr(source, "seekable", lambda: False)():  # an upload that was read before is read from its start
         source.seek(0)
     data = source.read()
     if not isinstance(data, bytes):
@@ -171,7 +171,7 @@ def _load_safetensors(data: bytes | Path, name: str) -> dict[str, Any]:
             return load(data)
         with safe_open(data, framework="pt") as archive:  # read only the tensors that could be m or n
             keys = list(archive.keys())
-            return {k: archive.get_tensor(k) if k.rpartition(".")[2] in "mn" else None for k in keys}
+            return {k: archive.get_tensor(k) if k.rpartition(".")[2] in {"m", "n"} else None for k in keys}
     except (SafetensorError, ValueError, OSError) as err:
         raise CheckpointError(f"{name}: not a readable safetensors file: {err}") from err
 
@@ -239,7 +239,7 @@ def _find_pair(tree: Any, name: str, prefix: str | None) -> MotionParams:
         pairs = {prefix: pairs[prefix]}
     if not pairs:
         shown = ", ".join(sorted(leaves)[:6]) or "none"
-        tensors = sum(isinstance(v, torch.Tensor) for v in leaves.values())
+        tensors = sum(v is None or isinstance(v, torch.Tensor) for v in leaves.values())  # None: unread
         raise CheckpointError(
             f"{name}: no motion prompt parameters found ({len(leaves)} entries, {tensors} tensors, e.g. "
             f"{shown}). Expected a pair of keys ending in 'm' and 'n' (e.g. 'vmps.m', 'vmps.n' in "

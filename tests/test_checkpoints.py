@@ -339,3 +339,10 @@ def test_truncated_checkpoint(tmp_path: Path) -> None:
     for cut in (len(data) // 2, len(data) - 30, 100):
         with pytest.raises(CheckpointError, match=r"cut\.pyth: not a readable torch checkpoint"):
             load_params(data[:cut], name="cut.pyth")
+
+
+def test_safetensors_without_m_n_counts_its_tensors(tmp_path: Path) -> None:
+    path = tmp_path / "backbone.safetensors"
+    path.write_bytes(save_safetensors(torch.nn.Linear(2, 2).state_dict()))
+    with pytest.raises(CheckpointError, match=r"\(2 entries, 2 tensors, e\.g\. bias, weight\)"):
+        load_params(path)
