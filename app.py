@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import streamlit as st
 
-import ui_shared as ui
-from mp_core import clip_view as view
-from mp_core import figures, render
+from mp_core.viz import clip_view as view
+from mp_core.viz import render
+from ui import figures
+from ui.sidebar import setup_page, sidebar
 
-ui.setup_page("Home")
+setup_page("Home")
 st.title("Motion Prompt Explorer")
 st.markdown(
     r"""
@@ -28,7 +27,7 @@ st.markdown(
 """
 )
 
-loaded = ui.sidebar()
+loaded = sidebar()
 if loaded is not None:
     spec, data, params = loaded
     t = data.num_pairs // 2
@@ -46,12 +45,10 @@ if loaded is not None:
     st.plotly_chart(figures.pipeline_figure(stages), key="pipeline")
 
 st.subheader("Pages")
-here = Path(__file__).parent
 pages = [
     ("pages/1_Explore.py", "Explore", "Every stage for one frame pair; move slope and shift and watch."),
     ("pages/2_Compare.py", "Compare", "Learned values and other power normalizations side by side."),
     ("pages/3_Dataset.py", "Dataset", "Learned attention on samples of a dataset on disk."),
 ]
 for path, label, blurb in pages:
-    if (here / path).exists():
-        st.page_link(path, label=f"**{label}** — {blurb}")
+    st.page_link(path, label=f"**{label}** — {blurb}")

@@ -22,8 +22,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mp_core.datasets import open_dataset
-from mp_core.samples import list_samples
 from mp_core.video_io import probe, read_clip, write_video
+from ui.samples import list_samples
 
 
 def make_clip(path: Path, frames: int, height: int, width: int, fps: int = 30) -> Path:

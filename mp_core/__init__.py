@@ -1,10 +1,16 @@
 """mp_core: Video Motion Prompts (Chen, Wang, Koniusz, Gedeon, ACML 2024) as a small PyTorch library.
 
-No Streamlit here: the app and training code both import this package.
+Training code needs only torch and numpy: the layer, the method's functions, parameters, metrics and
+checkpoint reading import nothing else. Video I/O and datasets (PyAV, h5py) are imported on first use of
+their names, and pictures (:mod:`mp_core.viz`: matplotlib, Pillow) are a separate subpackage. No Streamlit.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from mp_core.checkpoints import load_params, save_params
-from mp_core.datasets import DatasetProblem, Sample, VideoDataset, open_dataset
 from mp_core.errors import (
     CheckpointError,
     DatasetError,
@@ -14,6 +20,7 @@ from mp_core.errors import (
     VideoError,
 )
 from mp_core.layer import MotionPromptLayer, video_motion_prompts
+from mp_core.metrics import AttentionStats, attention_stats, motion_focus
 from mp_core.motion import (
     MotionIntermediates,
     attention_variation,
@@ -25,21 +32,33 @@ from mp_core.motion import (
     temporal_attention_variation,
 )
 from mp_core.params import PRESETS, MotionParams, Preset, lambda_sweep
-from mp_core.samples import SampleClip, default_sample, list_samples
-from mp_core.synthetic import SyntheticClip, motion_focus, synthetic_clip
-from mp_core.video_io import (
-    Clip,
-    VideoInfo,
-    probe,
-    read_clip,
-    read_clip_uniform,
-    side_by_side,
-    write_gif,
-    write_video,
-)
+
+#: Names whose modules need PyAV (and h5py): imported when first used, so training code does not need them.
+_LAZY = {
+    "Clip": "mp_core.video_io",
+    "VideoInfo": "mp_core.video_io",
+    "probe": "mp_core.video_io",
+    "read_clip": "mp_core.video_io",
+    "read_clip_uniform": "mp_core.video_io",
+    "write_video": "mp_core.video_io",
+    "DatasetProblem": "mp_core.datasets",
+    "Sample": "mp_core.datasets",
+    "VideoDataset": "mp_core.datasets",
+    "open_dataset": "mp_core.datasets",
+    "SyntheticClip": "mp_core.synthetic",
+    "synthetic_clip": "mp_core.synthetic",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'mp_core' has no attribute {name!r}")
+
 
 __all__ = [
     "PRESETS",
+    "AttentionStats",
     "CheckpointError",
     "Clip",
     "DatasetError",
@@ -51,17 +70,15 @@ __all__ = [
     "ParameterError",
     "Preset",
     "Sample",
-    "SampleClip",
     "ShapeError",
     "SyntheticClip",
     "VideoDataset",
     "VideoError",
     "VideoInfo",
+    "attention_stats",
     "attention_variation",
-    "default_sample",
     "frame_difference",
     "lambda_sweep",
-    "list_samples",
     "load_params",
     "motion_focus",
     "motion_intermediates",
@@ -73,10 +90,8 @@ __all__ = [
     "read_clip_uniform",
     "rgb_to_gray",
     "save_params",
-    "side_by_side",
     "synthetic_clip",
     "temporal_attention_variation",
     "video_motion_prompts",
-    "write_gif",
     "write_video",
 ]

@@ -22,10 +22,10 @@ import torch
 
 from mp_core.errors import CheckpointError, ParameterError
 from mp_core.params import MotionParams
+from mp_core.sources import CHECKPOINT_SUFFIXES, open_source
 
 __all__ = ["CHECKPOINT_SUFFIXES", "load_params", "params_to_json", "save_params"]
 
-CHECKPOINT_SUFFIXES = (".pyth", ".pt", ".pth", ".ckpt", ".safetensors", ".json")
 _TORCH_SUFFIXES = {".pyth", ".pt", ".pth", ".ckpt", ".bin"}
 _ZIP_MAGIC = b"PK\x03\x04"
 #: Globals torch's weights-only unpickler builds itself (besides ``torch.*``): not a sign of code to run.
@@ -37,22 +37,8 @@ Source = str | os.PathLike | bytes | BinaryIO | Mapping[str, Any]
 
 def _read(source: str | os.PathLike | bytes | BinaryIO, name: str | None) -> tuple[bytes | Path, str]:
     """The bytes of an upload, or the path of a file (read lazily: a torch zip is memory-mapped)."""
-    if isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        if path.is_dir():
-            raise CheckpointError(f"{path}: is a folder; give the checkpoint file inside it")
-        if not path.is_file():
-            raise CheckpointError(f"{path}: no such file")
-        return path, name or path.name
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        return bytes(source), name or "upload"
-    name = name or Path(str(getattr(source, "name", "upload"))).name
-    if getattr(source, "seekable", lambda: False)():  # an upload that was read before is read from its start
-        source.seek(0)
-    data = source.read()
-    if not isinstance(data, bytes):
-        raise CheckpointError(f"{name}: opened in text mode; open checkpoint files with 'rb'")
-    return data, name
+    opened, name = open_source(source, CheckpointError, "checkpoint file", name)
+    return (opened if isinstance(opened, (Path, bytes)) else opened.read()), name
 
 
 def _head(data: bytes | Path, size: int = 4096) -> bytes:

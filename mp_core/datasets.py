@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any, overload
 
 from mp_core.errors import DatasetError
+from mp_core.sources import VIDEO_SUFFIXES
 from mp_core.video_io import Clip, read_clip, read_clip_uniform
 
-__all__ = ["SPLIT_FILES", "VIDEO_SUFFIXES", "DatasetProblem", "Sample", "VideoDataset", "open_dataset"]
+__all__ = ["SPLIT_FILES", "DatasetProblem", "Sample", "VideoDataset", "open_dataset"]
 
-VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"})
 #: Split list names of the reference training code, each line ``relative/path/to/clip.mp4 label``.
 SPLIT_FILES = ("train.csv", "val.csv", "test.csv")
 _SPLIT_FOLDERS = frozenset({"train", "val", "validation", "test"})

@@ -13,10 +13,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from mp_core.errors import InputError, ParameterError, ShapeError
+from mp_core.errors import ParameterError
 from mp_core.video_io import Clip
 
-__all__ = ["SyntheticClip", "motion_focus", "synthetic_clip"]
+__all__ = ["SyntheticClip", "synthetic_clip"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -132,35 +132,3 @@ def _reflect(value: float, low: float, high: float) -> float:
         return (low + high) / 2
     folded = (value - low) % (2 * span)
     return low + (folded if folded <= span else 2 * span - folded)
-
-
-def motion_focus(attention: Tensor, mask: Tensor) -> float:
-    r"""How much more attention the masked motion gets than the rest: mean inside minus mean outside.
-
-    In [-1, 1]: 0 means no preference (e.g. constant or random attention), 1 means attention 1 on every
-    moving pixel and 0 elsewhere, below 0 means attention favours the static rest. A rank score such as ROC
-    AUC would not do: attention is a monotone function of the difference for every slope and shift, so its
-    ranking, and any AUC, is the same for all parameters.
-
-    Args:
-        attention: :math:`(T-1, H, W)` or :math:`(H, W)`, values in [0, 1].
-        mask: bool tensor of the same shape, e.g. :attr:`SyntheticClip.pair_mask`.
-
-    Example:
-        >>> mask = torch.tensor([[True, False], [False, False]])
-        >>> round(motion_focus(torch.tensor([[0.9, 0.1], [0.2, 0.3]]), mask), 6)
-        0.7
-        >>> motion_focus(torch.full((2, 2), 0.5), mask)
-        0.0
-    """
-    if attention.shape != mask.shape:
-        raise ShapeError(
-            f"attention and mask must have the same shape, got {list(attention.shape)} and {list(mask.shape)}"
-        )
-    mask = mask.to(device=attention.device, dtype=torch.bool)
-    inside = int(mask.sum())
-    if inside == 0 or inside == mask.numel():
-        raise InputError("motion_focus needs pixels both inside and outside the mask")
-    values = attention.detach().double()
-    focus = values[mask].mean() - values[~mask].mean()
-    return focus.item()

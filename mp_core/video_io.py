@@ -11,9 +11,9 @@ import itertools
 import math
 import os
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import BinaryIO
@@ -25,19 +25,19 @@ from av.video.reformatter import ColorPrimaries, ColorRange, Colorspace, ColorTr
 from torch import Tensor
 
 from mp_core.errors import ShapeError, VideoError
+from mp_core.sources import Source, open_source
 
 __all__ = [
     "Clip",
     "VideoInfo",
+    "distinct_frames",
     "probe",
     "read_clip",
     "read_clip_uniform",
-    "side_by_side",
-    "write_gif",
     "write_video",
 ]
 
-VideoSource = str | os.PathLike | bytes | BinaryIO
+VideoSource = Source
 #: Used when a container states no frame rate (some AVI/MKV files); said in the clip's warnings.
 FALLBACK_FPS = 25.0
 
@@ -90,39 +90,17 @@ class VideoInfo:
     rotation: int = 0
 
 
-def _source_name(source: VideoSource) -> str:
-    if isinstance(source, (str, os.PathLike)):
-        return Path(source).name
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        return "upload"
-    return Path(str(getattr(source, "name", "upload"))).name
-
-
 @contextmanager
 def _open_input(source: VideoSource) -> Iterator[tuple[av.container.InputContainer, str]]:
     """Open a container for reading; refuse missing, empty and non-video sources with a VideoError."""
-    name = _source_name(source)
-    if isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        if path.is_dir():
-            raise VideoError(f"{path}: is a folder, not a video file")
-        if not path.is_file():
-            raise VideoError(f"{path}: no such file")
-        if path.stat().st_size == 0:
-            raise VideoError(f"{name}: the file is empty (0 bytes)")
-        target: str | BinaryIO = str(path)
-    elif isinstance(source, (bytes, bytearray, memoryview)):
-        if len(source) == 0:
-            raise VideoError(f"{name}: the file is empty (0 bytes)")
-        target = io.BytesIO(bytes(source))
-    else:
-        if not source.seekable():  # a pipe or a network stream: FFmpeg needs to seek in MP4s
-            source = io.BytesIO(source.read())
-        source.seek(0, io.SEEK_END)
-        if source.tell() == 0:
-            raise VideoError(f"{name}: the file is empty (0 bytes)")
-        source.seek(0)
-        target = source
+    opened, name = open_source(source, VideoError, "video file")
+    target = (
+        str(opened)
+        if isinstance(opened, Path)
+        else io.BytesIO(opened)
+        if isinstance(opened, bytes)
+        else opened
+    )
     try:
         container = av.open(target, mode="r")
     except (av.FFmpegError, UnicodeDecodeError) as err:
@@ -529,50 +507,20 @@ def _encode_h264(
         container.mux(stream.encode(None))
 
 
-def write_gif(target: str | os.PathLike | BinaryIO, frames: Tensor | np.ndarray, fps: float) -> None:
-    """Write an animated GIF (looping, palette from FFmpeg's GIF encoder) for quick sharing."""
-    array = _as_uint8_frames(frames)
-    if not (math.isfinite(fps) and fps > 0):
-        raise VideoError(f"fps must be > 0, got {fps}")
-    rate = Fraction(fps).limit_denominator(100)
-    with av.open(target, mode="w", format="gif") as container:
-        stream = container.add_stream("gif", rate=rate)
-        stream.width, stream.height = array.shape[2], array.shape[1]
-        stream.pix_fmt = "rgb8"
-        stream.codec_context.time_base = 1 / rate
-        for index, rgb in enumerate(array):
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="rgb8")
-            frame.pts = index
-            frame.time_base = stream.codec_context.time_base
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
+def distinct_frames(clip: Clip) -> Clip:
+    """The clip with frames repeated by uniform sampling of a short clip kept once each.
 
-
-def side_by_side(panels: Sequence[Tensor], *, gap: int = 4, fill: int = 255) -> Tensor:
-    """Lay clips of the same length left to right, top-aligned, with ``gap`` pixels of ``fill`` between.
-
-    Args:
-        panels: uint8 tensors :math:`(T, H_i, W_i, 3)`.
-
-    Returns:
-        uint8 tensor :math:`(T, \\max_i H_i, \\sum_i W_i + gap (n-1), 3)`.
+    A clip shorter than the frames asked for repeats frames (as training samplers do); shown to a person,
+    the repeats only add zero differences.
 
     Example:
-        >>> a, b = torch.zeros(2, 4, 5, 3, dtype=torch.uint8), torch.zeros(2, 6, 3, 3, dtype=torch.uint8)
-        >>> tuple(side_by_side([a, b], gap=2).shape)
-        (2, 6, 10, 3)
+        >>> frames = torch.arange(3, dtype=torch.uint8).view(3, 1, 1, 1).expand(3, 2, 2, 3)
+        >>> clip = Clip(frames, 10.0, (0.0, 0.0, 0.1), "c.mp4", (2, 2), "h264")
+        >>> distinct_frames(clip).timestamps
+        (0.0, 0.1)
     """
-    if not panels:
-        raise ShapeError("side_by_side needs at least one panel")
-    lengths = {int(p.shape[0]) for p in panels}
-    if len(lengths) != 1 or any(p.ndim != 4 or p.shape[-1] != 3 for p in panels):
-        shapes = [list(p.shape) for p in panels]
-        raise ShapeError(f"panels must all be (T, H, W, 3) with the same T, got shapes {shapes}")
-    height = max(int(p.shape[1]) for p in panels)
-    width = sum(int(p.shape[2]) for p in panels) + gap * (len(panels) - 1)
-    out = torch.full((lengths.pop(), height, width, 3), fill, dtype=torch.uint8)
-    x = 0
-    for panel in panels:
-        out[:, : panel.shape[1], x : x + panel.shape[2]] = panel
-        x += panel.shape[2] + gap
-    return out
+    times = clip.timestamps
+    keep = [i for i, time in enumerate(times) if i == 0 or time > times[i - 1]]
+    if len(keep) == len(times):
+        return clip
+    return replace(clip, frames=clip.frames[keep], timestamps=tuple(times[i] for i in keep))

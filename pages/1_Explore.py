@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-import ui_shared as ui
-from mp_core import InputError, MotionParams, figures, power_normalization
-from mp_core import clip_view as view
+from mp_core import InputError, MotionParams
+from mp_core.checkpoints import params_to_json
+from mp_core.viz import clip_view as view
+from ui import figures
+from ui.panels import show_panels
+from ui.sidebar import clip_page
+from ui.state import bind
 
-spec, data, params = ui.clip_page("Explore")
+spec, data, params = clip_page("Explore")
 state = st.session_state
 
 options = st.columns(3)
@@ -26,10 +30,10 @@ def viewer(data: view.ClipData, params: MotionParams, overlay: bool) -> None:
     if state["mp.playing"]:
         state["mp.pair"] = (state["mp.pair"] + 1) % data.num_pairs
     if data.num_pairs > 1:
-        scrub.slider("Frame pair t", 0, data.num_pairs - 1, **ui.bind("mp.pair", "w.pair"))
+        scrub.slider("Frame pair t", 0, data.num_pairs - 1, **bind("mp.pair", "w.pair"))
     t = state["mp.pair"]
     images = view.pair_images(data, params, t, overlay_alpha=0.5 if overlay else 0.0)
-    ui.show_panels(images, t, data.limit, overlay=overlay)
+    show_panels(images, t, data.limit, overlay=overlay)
     state["mp.pair_images"] = images
 
 
@@ -37,7 +41,7 @@ st.fragment(viewer, run_every=0.5 if state["mp.playing"] else None)(data, params
 
 stats = view.clip_stats(data, params)
 metrics = st.columns(4)
-metrics[0].metric("Mean attention (clip)", f"{stats.attention_mean:.3f}")
+metrics[0].metric("Mean attention (clip)", f"{stats.mean_attention:.3f}")
 metrics[1].metric("Pixels with A > 0.5", f"{stats.share_above_half:.1%}")
 metrics[2].metric("Temporal variation R", f"{stats.variation_mean:.4g}")
 metrics[3].metric("Slope a · shift b", f"{params.slope:.2f} · {params.shift:+.3f}")
@@ -51,7 +55,7 @@ with variation:
     st.plotly_chart(figures.variation_figure(stats.variation, stats.variation_mean), key="variation")
 
 if show_surface:
-    attention = power_normalization(data.difference[state["mp.pair"]], params.slope, params.shift)
+    attention = view.pair_attention(data, params, state["mp.pair"])
     st.plotly_chart(figures.attention_surface_figure(attention), key="surface")
 
 if show_export:
@@ -67,7 +71,7 @@ if show_export:
     )
     row[1].download_button(
         "Values JSON",
-        ui.params_to_json(params),
+        params_to_json(params),
         file_name="motion_prompt_params.json",
         mime="application/json",
         on_click="ignore",

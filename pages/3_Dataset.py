@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import streamlit as st
 
-import ui_shared as ui
 from mp_core import InputError, MotionParams, Sample, VideoDataset, open_dataset
-from mp_core import clip_view as view
 from mp_core.datasets import SPLIT_FILES
+from mp_core.video_io import distinct_frames
+from mp_core.viz import clip_view as view
+from ui.clips import sampling_of
+from ui.panels import show_panels
+from ui.sidebar import setup_page, sidebar
+from ui.state import current_params
 
-ui.setup_page("Dataset")
+setup_page("Dataset")
 st.title("Dataset")
-ui.sidebar()  # parameters, sampling and device come from the sidebar; its clip is not used here
-params = ui.current_params(st.session_state)
+sidebar()  # parameters, sampling and device come from the sidebar; its clip is not used here
+params = current_params(st.session_state)
 state = st.session_state
 state.setdefault("mp.ds.path", "")
 state.setdefault("mp.ds.recent", [])
@@ -55,12 +58,7 @@ def sample_clip(
     frames, mode, stride, max_side = sampling
     dataset = listed(path, stamp)
     if mode == "uniform":
-        clip = dataset.read(key, num_frames=frames, uniform=True, max_side=max_side)
-        # A sample shorter than asked for repeats frames; shown once each, they do not add zero differences.
-        times = clip.timestamps
-        keep = [i for i, time in enumerate(times) if i == 0 or time > times[i - 1]]
-        if len(keep) < len(times):
-            clip = replace(clip, frames=clip.frames[keep], timestamps=tuple(times[i] for i in keep))
+        clip = distinct_frames(dataset.read(key, num_frames=frames, uniform=True, max_side=max_side))
     else:
         clip = dataset.read(key, num_frames=frames, stride=stride, max_side=max_side)
     return view.prepare_clip(clip, device, key)
@@ -150,7 +148,7 @@ counts[2].metric("Splits", ", ".join(f"{k} {v}" for k, v in dataset.splits.items
 counts[3].metric("Format", dataset.kind)
 problems_box = st.container()  # filled last: decoding below may find unreadable samples
 
-frames, mode, stride, max_side = ui.sampling_of(state)[1:]
+frames, mode, stride, max_side = sampling_of(state)[1:]
 sampling: Sampling = (frames, mode, stride, max_side)
 left, right = st.columns(2)
 with left:
@@ -189,7 +187,7 @@ if chosen:
         last = data.num_pairs - 1
         state["w.ds.pair"] = min(state.get("w.ds.pair", 0), last)  # a shorter sample than the last one
         t = st.slider("Frame pair t", 0, last, key="w.ds.pair") if last > 0 else 0
-        ui.show_panels(view.pair_images(data, params, t), t, data.limit)
+        show_panels(view.pair_images(data, params, t), t, data.limit)
 
     st.subheader("Class grid")
     grid_class = label if label != ALL else chosen[0].label

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from mp_core import MotionParams, power_normalization
-from mp_core.figures import (
+from mp_core.metrics import difference_histogram
+from ui.figures import (
     attention_surface_figure,
-    difference_histogram,
     pipeline_figure,
     pn_curve_figure,
     variation_figure,

@@ -10,11 +10,11 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from mp_core import PRESETS, lambda_sweep
-from mp_core import clip_view as view
-from mp_core.samples import list_samples
 from mp_core.video_io import read_clip_uniform
+from mp_core.viz import clip_view as view
 from tests.conftest import REPO_ROOT
 from tests.helpers_pickle import code_running_checkpoint
+from ui.samples import list_samples
 
 COMPARE = "pages/2_Compare.py"
 
@@ -56,7 +56,7 @@ def test_column_numbers_match_the_clip(compare: AppTest, default_clip: view.Clip
     for preset in ("MPII Cooking 2", "FineGym", "HMDB-51"):  # the sliders start at MPII Cooking 2's values
         stats = view.clip_stats(default_clip, PRESETS[preset].params)
         expected += [
-            ("Mean attention", f"{stats.attention_mean:.3f}"),
+            ("Mean attention", f"{stats.mean_attention:.3f}"),
             ("R (clip)", f"{stats.variation_mean:.4g}"),
         ]
     assert shown == expected
@@ -135,7 +135,7 @@ def test_lambda_sweep_row_chart_and_table(compare: AppTest, default_clip: view.C
     table = compare.dataframe[0].value
     assert list(table["λ"]) == [p.penalty_weight for p in lambda_sweep()]
     assert "motion focus" not in table.columns  # a real clip has no ground truth
-    means = [round(view.clip_stats(default_clip, p.params).attention_mean, 4) for p in lambda_sweep()]
+    means = [round(view.clip_stats(default_clip, p.params).mean_attention, 4) for p in lambda_sweep()]
     assert list(table["mean attention"]) == means
 
 

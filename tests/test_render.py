@@ -10,7 +10,8 @@ import pytest
 import torch
 from PIL import Image
 
-from mp_core import render
+from mp_core.errors import ShapeError
+from mp_core.viz import render
 
 
 def test_colormap_matches_matplotlib_at_quantized_levels() -> None:
@@ -66,3 +67,14 @@ def test_colorbar_runs_from_first_to_last_colour() -> None:
     table = matplotlib.colormaps["RdBu_r"](np.arange(256), bytes=True)[:, :3]
     assert bar.shape == (5, 64, 3)
     assert np.array_equal(bar[0, 0], table[0]) and np.array_equal(bar[4, -1], table[255])
+
+
+def test_side_by_side_layout() -> None:
+    a = torch.full((3, 4, 5, 3), 10, dtype=torch.uint8)
+    b = torch.full((3, 6, 2, 3), 20, dtype=torch.uint8)
+    out = render.side_by_side([a, b], gap=3)
+    assert out.shape == (3, 6, 10, 3)
+    assert (out[:, :4, :5] == 10).all() and (out[:, :, 8:] == 20).all()
+    assert (out[:, :, 5:8] == 255).all() and (out[:, 4:, :5] == 255).all()
+    with pytest.raises(ShapeError, match="same T"):
+        render.side_by_side([a, b[:2]])

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mp_core.samples import default_sample, list_samples
 from mp_core.video_io import probe, read_clip
+from ui.samples import default_sample, list_samples
 
 
 def test_samples_are_shipped_small_and_credited(repo_root: Path) -> None:

@@ -7,7 +7,8 @@ import torch
 
 from mp_core import MotionParams, motion_intermediates
 from mp_core.errors import InputError, ParameterError, ShapeError
-from mp_core.synthetic import motion_focus, synthetic_clip
+from mp_core.metrics import motion_focus
+from mp_core.synthetic import synthetic_clip
 
 
 def test_shapes_types_and_determinism() -> None:

@@ -14,7 +14,7 @@ from helpers_video import frame_index, make_audio_only, make_video, ramp_frames
 
 from mp_core import InputError
 from mp_core.errors import ShapeError, VideoError
-from mp_core.video_io import probe, read_clip, read_clip_uniform, side_by_side, write_gif, write_video
+from mp_core.video_io import probe, read_clip, read_clip_uniform, write_video
 
 
 @pytest.fixture(scope="module")
@@ -282,25 +282,6 @@ def test_write_video_refuses_bad_frames(tmp_path: Path) -> None:
         write_video(tmp_path / "x.mp4", torch.zeros(4, 8, 8, dtype=torch.uint8), 10)
     with pytest.raises(ShapeError, match="uint8"):
         write_video(tmp_path / "x.mp4", torch.zeros(4, 8, 8, 3), 10)
-
-
-def test_write_gif(tmp_path: Path) -> None:
-    path = tmp_path / "clip.gif"
-    write_gif(path, ramp_frames(5, 32, 32), fps=5)
-    assert path.read_bytes()[:6] in (b"GIF87a", b"GIF89a")
-    with av.open(str(path)) as container:
-        assert sum(1 for _ in container.decode(video=0)) == 5
-
-
-def test_side_by_side_layout() -> None:
-    a = torch.full((3, 4, 5, 3), 10, dtype=torch.uint8)
-    b = torch.full((3, 6, 2, 3), 20, dtype=torch.uint8)
-    out = side_by_side([a, b], gap=3)
-    assert out.shape == (3, 6, 10, 3)
-    assert (out[:, :4, :5] == 10).all() and (out[:, :, 8:] == 20).all()
-    assert (out[:, :, 5:8] == 255).all() and (out[:, 4:, :5] == 255).all()
-    with pytest.raises(ShapeError, match="same T"):
-        side_by_side([a, b[:2]])
 
 
 def test_clip_as_float_and_pickles(h264: Path) -> None:

@@ -1,6 +1,6 @@
 """What the app shows of a decoded clip: device tensors, panel images, statistics and exports.
 
-Pure computation for the pages (no Streamlit): :class:`ClipData` holds what does not depend on slope and
+Computation for the pages, without Streamlit calls: :class:`ClipData` holds what does not depend on slope and
 shift (frames on the device, differences, colour range, histogram); the functions below render one frame
 pair or the whole clip for a given :class:`~mp_core.params.MotionParams`.
 """
@@ -16,29 +16,36 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from mp_core import render
 from mp_core.errors import VideoError
-from mp_core.figures import DifferenceHistogram, difference_histogram
+from mp_core.metrics import (
+    AttentionStats,
+    DifferenceHistogram,
+    attention_stats,
+    difference_histogram,
+    motion_focus,
+)
 from mp_core.motion import (
-    attention_variation,
     frame_difference,
     motion_prompt,
     power_normalization,
     rgb_to_gray,
 )
 from mp_core.params import MotionParams, Preset
-from mp_core.synthetic import motion_focus
-from mp_core.video_io import Clip, side_by_side, write_video
+from mp_core.video_io import Clip, write_video
+from mp_core.viz import render
+from mp_core.viz.render import side_by_side
 
 __all__ = [
     "ClipData",
-    "ClipStats",
     "PairImages",
     "attention_and_prompt",
+    "clip_focus",
     "clip_stats",
     "export_videos",
+    "pair_attention",
     "pair_images",
     "panels_png",
+    "params_images",
     "prepare_clip",
     "sweep_table",
 ]
@@ -95,9 +102,24 @@ def attention_and_prompt(data: ClipData, attention: Tensor, t: int) -> tuple[np.
     )
 
 
+def pair_attention(data: ClipData, params: MotionParams, t: int) -> Tensor:
+    """Attention map :math:`(H, W)` of pair t for ``params``, on the clip's device."""
+    return power_normalization(data.difference[t], params.slope, params.shift)
+
+
+def params_images(data: ClipData, params: MotionParams, t: int) -> tuple[np.ndarray, np.ndarray]:
+    """Host images of the attention and the prompt of pair t for ``params``."""
+    return attention_and_prompt(data, pair_attention(data, params, t), t)
+
+
+def clip_focus(data: ClipData, params: MotionParams, mask: Tensor) -> float:
+    """Motion focus of the whole clip's attention against a ground-truth mask :math:`(T-1, H, W)`."""
+    return motion_focus(power_normalization(data.difference, params.slope, params.shift), mask)
+
+
 def pair_images(data: ClipData, params: MotionParams, t: int, overlay_alpha: float = 0.0) -> PairImages:
     """Compute attention and prompt for pair t only, on the clip's device; return the displayed images."""
-    attention = power_normalization(data.difference[t], params.slope, params.shift)
+    attention = pair_attention(data, params, t)
     attention_image, prompt_image = attention_and_prompt(data, attention, t)
     frame = data.clip.frames[t + 1]
     if overlay_alpha > 0:
@@ -110,20 +132,9 @@ def pair_images(data: ClipData, params: MotionParams, t: int, overlay_alpha: flo
     )
 
 
-class ClipStats(NamedTuple):
-    attention_mean: float
-    share_above_half: float
-    variation: np.ndarray  # (T-2,)
-    variation_mean: float  # R
-
-
-def clip_stats(data: ClipData, params: MotionParams) -> ClipStats:
-    """Whole-clip attention statistics; only scalars and the (T-2,) variation leave the device."""
-    attention = power_normalization(data.difference, params.slope, params.shift)
-    variation = attention_variation(attention)
-    mean_r = float(variation.mean()) if variation.numel() else 0.0
-    share = float((attention > 0.5).float().mean())
-    return ClipStats(float(attention.mean()), share, variation.cpu().numpy(), mean_r)
+def clip_stats(data: ClipData, params: MotionParams) -> AttentionStats:
+    """Whole-clip attention statistics for ``params``: only scalars and the variation leave the device."""
+    return attention_stats(power_normalization(data.difference, params.slope, params.shift))
 
 
 def sweep_table(data: ClipData, presets: Sequence[Preset], mask: Tensor | None) -> list[dict[str, float]]:
@@ -138,12 +149,11 @@ def sweep_table(data: ClipData, presets: Sequence[Preset], mask: Tensor | None) 
             "n": values.n,
             "slope a": round(values.slope, 3),
             "shift b": round(values.shift, 4),
-            "mean attention": round(stats.attention_mean, 4),
+            "mean attention": round(stats.mean_attention, 4),
             "R": float(f"{stats.variation_mean:.4g}"),
         }
         if mask is not None:
-            attention = power_normalization(data.difference, values.slope, values.shift)
-            row["motion focus"] = round(motion_focus(attention, mask), 4)
+            row["motion focus"] = round(clip_focus(data, values, mask), 4)
         rows.append(row)
     return rows
 

@@ -7,6 +7,7 @@ on the tensor's own device, so that only the finished uint8 image has to travel 
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from functools import lru_cache
 
 import matplotlib
@@ -16,6 +17,7 @@ from PIL import Image
 from torch import Tensor
 
 from mp_core.checks import check_shape
+from mp_core.errors import ShapeError
 
 __all__ = [
     "ATTENTION_CMAP",
@@ -26,6 +28,7 @@ __all__ = [
     "difference_image",
     "frames_to_uint8",
     "overlay",
+    "side_by_side",
     "symmetric_limit",
     "to_numpy",
     "to_png",
@@ -210,3 +213,33 @@ def to_png(image: Tensor | np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(array).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def side_by_side(panels: Sequence[Tensor], *, gap: int = 4, fill: int = 255) -> Tensor:
+    """Lay clips of the same length left to right, top-aligned, with ``gap`` pixels of ``fill`` between.
+
+    Args:
+        panels: uint8 tensors :math:`(T, H_i, W_i, 3)`.
+
+    Returns:
+        uint8 tensor :math:`(T, \\max_i H_i, \\sum_i W_i + gap (n-1), 3)`.
+
+    Example:
+        >>> a, b = torch.zeros(2, 4, 5, 3, dtype=torch.uint8), torch.zeros(2, 6, 3, 3, dtype=torch.uint8)
+        >>> tuple(side_by_side([a, b], gap=2).shape)
+        (2, 6, 10, 3)
+    """
+    if not panels:
+        raise ShapeError("side_by_side needs at least one panel")
+    lengths = {int(p.shape[0]) for p in panels}
+    if len(lengths) != 1 or any(p.ndim != 4 or p.shape[-1] != 3 for p in panels):
+        shapes = [list(p.shape) for p in panels]
+        raise ShapeError(f"panels must all be (T, H, W, 3) with the same T, got shapes {shapes}")
+    height = max(int(p.shape[1]) for p in panels)
+    width = sum(int(p.shape[2]) for p in panels) + gap * (len(panels) - 1)
+    out = torch.full((lengths.pop(), height, width, 3), fill, dtype=torch.uint8)
+    x = 0
+    for panel in panels:
+        out[:, : panel.shape[1], x : x + panel.shape[2]] = panel
+        x += panel.shape[2] + gap
+    return out

@@ -1,4 +1,4 @@
-"""The sample clips shipped in ``assets/`` (sources and licences: ``assets/CLIPS.md``)."""
+"""The sample clips shipped with the app in ``assets/`` (sources and licences: ``assets/CLIPS.md``)."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ class SampleClip:
     credit: str
 
 
-def _assets() -> Path:
-    return Path(__file__).resolve().parents[1] / "assets"
+#: The app's checkout root holds ``assets/`` beside this package (the app runs from its checkout).
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
 
 
 def list_samples() -> list[SampleClip]:
@@ -61,7 +61,7 @@ def list_samples() -> list[SampleClip]:
             "Shepard, Calais 1906 French Grand Prix film, via Wikimedia Commons",
         ),
     ]
-    folder = _assets()
+    folder = ASSETS
     samples = [
         SampleClip(name, folder / f"{name}.mp4", title, description, license_, credit)
         for name, title, description, license_, credit in entries
@@ -77,5 +77,5 @@ def default_sample() -> SampleClip:
     """
     samples = list_samples()
     if not samples:
-        raise FileNotFoundError(f"no sample clip found in {_assets()}")
+        raise FileNotFoundError(f"no sample clip found in {ASSETS}")
     return samples[0]

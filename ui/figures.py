@@ -8,7 +8,6 @@ anything. Heavy inputs (histograms) are computed by the caller once per clip.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import NamedTuple
 
 import numpy as np
 import plotly.graph_objects as go
@@ -16,14 +15,13 @@ import torch
 from plotly.subplots import make_subplots
 from torch import Tensor
 
+from mp_core.metrics import DifferenceHistogram
 from mp_core.motion import power_normalization
 from mp_core.params import MotionParams, Preset
-from mp_core.power_norms import NormSpec
+from ui.norm_specs import NormSpec
 
 __all__ = [
-    "DifferenceHistogram",
     "attention_surface_figure",
-    "difference_histogram",
     "lambda_sweep_figure",
     "norm_comparison_figure",
     "pipeline_figure",
@@ -33,30 +31,6 @@ __all__ = [
 
 _COLOURS = ("#3b6fd6", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 _MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}
-
-
-class DifferenceHistogram(NamedTuple):
-    """Counts of difference values in equal bins over ``[edges[0], edges[-1]]``."""
-
-    counts: np.ndarray  #: (bins,) int64
-    edges: np.ndarray  #: (bins + 1,) float64
-
-    @property
-    def centres(self) -> np.ndarray:
-        return (self.edges[:-1] + self.edges[1:]) / 2
-
-
-def difference_histogram(diff: Tensor, bins: int = 201, limit: float = 1.0) -> DifferenceHistogram:
-    """Histogram of difference values over ``[-limit, limit]``, counted on the tensor's device.
-
-    Example:
-        >>> hist = difference_histogram(torch.tensor([-1.0, 0.0, 0.0, 0.5]), bins=4, limit=1.0)
-        >>> hist.counts.tolist(), hist.edges.tolist()
-        ([1, 0, 2, 1], [-1.0, -0.5, 0.0, 0.5, 1.0])
-    """
-    counts = torch.histc(diff.detach().float().flatten(), bins=bins, min=-limit, max=limit)
-    edges = np.linspace(-limit, limit, bins + 1)
-    return DifferenceHistogram(counts.round().long().cpu().numpy(), edges)
 
 
 def pn_curve_figure(
@@ -122,24 +96,21 @@ def pn_curve_figure(
     return fig
 
 
-def variation_figure(variation: Tensor | np.ndarray, mean: float, current: int | None = None) -> go.Figure:
+def variation_figure(variation: Tensor | np.ndarray, mean: float) -> go.Figure:
     """Per-pair temporal attention variation ``‖A_{t+1} - A_t‖² / (H W)`` with its mean R as a line.
 
-    ``current`` highlights the step that starts at the displayed attention map.
-
     Example:
-        >>> fig = variation_figure(np.array([0.1, 0.3]), mean=0.2, current=1)
-        >>> fig.data[0].marker.color
-        ('#9bb3e6', '#3b6fd6')
+        >>> fig = variation_figure(np.array([0.1, 0.3]), mean=0.2)
+        >>> fig.data[0].y.tolist(), fig.layout.shapes[0].y0
+        ([0.1, 0.3], 0.2)
     """
     values = np.asarray(variation.cpu() if isinstance(variation, Tensor) else variation, dtype=np.float64)
     steps = np.arange(values.size)
-    colours = tuple(_COLOURS[0] if i == current else "#9bb3e6" for i in steps)
     fig = go.Figure(
         go.Bar(
             x=steps,
             y=values,
-            marker_color=colours,
+            marker_color=_COLOURS[0],
             name="variation",
             hovertemplate="A%{x}→A%{x}+1: %{y:.4g}<extra></extra>",
         )
@@ -187,8 +158,8 @@ def norm_comparison_figure(
     """The paper's function against the comparison power normalizations (each at its parameter value).
 
     Example:
-        >>> from mp_core.power_norms import COMPARISON_NORMS
-        >>> norms = {name: (spec, spec.default) for name, spec in COMPARISON_NORMS.items()}
+        >>> from ui.norm_specs import NORM_SPECS
+        >>> norms = {name: (spec, spec.default) for name, spec in NORM_SPECS.items()}
         >>> [trace.name for trace in norm_comparison_figure(MotionParams(0.257, 0.053), norms).data]
         ['Ours (a=23.46, b=0.032)', 'Gamma γ=0.5', 'MaxExp η=20', 'SigmE η=50', 'AsinhE γ=50']
     """

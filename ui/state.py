@@ -1,0 +1,186 @@
+"""Session state: the canonical ``mp.*`` keys, their defaults, widget binding and the parameter handlers.
+
+Canonical values live in ``st.session_state`` under ``mp.*`` keys, initialised in one place
+(:data:`DEFAULTS`). Widgets use their own ``w.*`` keys: Streamlit drops a widget's value when a page
+without that widget runs, so each widget is re-seeded from its canonical key before it is created and
+writes back through ``on_change``. Handlers that react to user input take the state mapping as an
+argument, so tests can call them with a plain dict.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, MutableMapping
+from typing import Any
+
+import streamlit as st
+import torch
+
+from mp_core import PRESETS, InputError, MotionParams
+from mp_core.checkpoints import load_params
+from mp_core.sources import CHECKPOINT_SUFFIXES, VIDEO_SUFFIXES
+from ui.norm_specs import NORM_SPECS
+
+State = MutableMapping[str, Any]
+
+DEFAULT_PRESET = "MPII Cooking 2"
+CUSTOM = "Custom"
+SOURCES = ("Sample", "Upload", "Synthetic")
+#: Uploader types: the readers' own lists, without the dot.
+VIDEO_TYPES = [suffix[1:] for suffix in VIDEO_SUFFIXES]
+CHECKPOINT_TYPES = [suffix[1:] for suffix in CHECKPOINT_SUFFIXES]
+MAX_SIDES = [128, 160, 224, 256, 320, 480, 640]
+# Slider ranges: the reachable ranges of slope and shift, cut to multiples of the step so that keyboard
+# steps land on round values; values beyond them (|m| > ~3.3, |n| > ~3.5) are shown clamped, kept exact.
+SLOPE_SLIDER = (9.10, 50.0, 0.01)
+SHIFT_SLIDER = (-0.599, 0.599, 0.001)
+RAW_SLIDER = (-5.0, 5.0, 0.01)
+
+DEFAULTS: dict[str, Any] = {
+    "mp.m": PRESETS[DEFAULT_PRESET].params.m,
+    "mp.n": PRESETS[DEFAULT_PRESET].params.n,
+    "mp.preset": DEFAULT_PRESET,
+    "mp.raw": False,
+    "mp.params_note": "",
+    "mp.ckpt_error": "",
+    "mp.source": "Sample",
+    "mp.sample": None,
+    "mp.upload": None,
+    "mp.clip_error": "",  # the requested clip does not load (cleared when it does)
+    "mp.upload_error": "",  # the last uploaded video was rejected (cleared by the next good one)
+    "mp.syn.objects": 1,
+    "mp.syn.noise": 0.0,
+    "mp.syn.flicker": 0.0,
+    "mp.syn.jitter": 0.0,
+    "mp.syn.seed": 0,
+    "mp.start": 0.0,
+    "mp.frames": 16,
+    "mp.mode": "uniform",  # frames spread over the whole clip, as models are fed: the action is in view
+    "mp.stride": 1,
+    "mp.max_side": 320,
+    "mp.device": None,
+    "mp.pair": 0,
+    "mp.playing": False,
+    "mp.last_good": None,
+    # Compare page
+    "mp.cmp.view": "Parameter sets",
+    "mp.cmp.count": 3,
+    "mp.cmp.choice.0": "Current sliders",
+    "mp.cmp.choice.1": "FineGym",
+    "mp.cmp.choice.2": "HMDB-51",
+    "mp.cmp.choice.3": "UCF-Crime",
+    "mp.cmp.ckpt.0": None,
+    "mp.cmp.ckpt.1": None,
+    "mp.cmp.ckpt.2": None,
+    "mp.cmp.ckpt.3": None,
+    **{f"mp.pn.{name}": spec.default for name, spec in NORM_SPECS.items()},
+}
+
+
+def available_devices() -> list[str]:
+    """CUDA first when present, else only the CPU."""
+    return ["cuda", "cpu"] if torch.cuda.is_available() else ["cpu"]
+
+
+def init_state(state: State) -> None:
+    """Put every canonical key that is missing to its default (once per session)."""
+    for key, value in DEFAULTS.items():
+        state.setdefault(key, value)
+    if state["mp.device"] is None:
+        state["mp.device"] = available_devices()[0]
+
+
+def current_params(state: State) -> MotionParams:
+    return MotionParams(state["mp.m"], state["mp.n"])
+
+
+# --- widget binding --------------------------------------------------------------------------------------
+
+
+def _store(widget: str, canonical: str) -> None:
+    st.session_state[canonical] = st.session_state[widget]
+
+
+def bind(canonical: str, widget: str) -> dict[str, Any]:
+    """Seed ``widget`` from ``canonical`` and write back on change: kwargs for the widget call."""
+    st.session_state[widget] = st.session_state[canonical]
+    return {"key": widget, "on_change": _store, "args": (widget, canonical)}
+
+
+def call(handler: Callable[[State], None]) -> Callable[[], None]:
+    return lambda: handler(st.session_state)
+
+
+# --- parameter handlers (callbacks; they take the state so tests can pass a dict) ----------------------
+
+
+def _clamp(value: float, low: float, high: float) -> float:
+    return min(max(value, low), high)
+
+
+def sync_param_widgets(state: State) -> None:
+    """Seed the slope/shift and raw m/n widgets from the canonical (m, n), clamped to the slider ranges."""
+    params = current_params(state)
+    state["w.slope"] = _clamp(params.slope, SLOPE_SLIDER[0], SLOPE_SLIDER[1])
+    state["w.shift"] = _clamp(params.shift, SHIFT_SLIDER[0], SHIFT_SLIDER[1])
+    state["w.m"] = _clamp(params.m, RAW_SLIDER[0], RAW_SLIDER[1])
+    state["w.n"] = _clamp(params.n, RAW_SLIDER[0], RAW_SLIDER[1])
+    state["w.preset"] = state["mp.preset"] or CUSTOM
+
+
+def set_params(state: State, params: MotionParams, preset: str | None = None, note: str = "") -> None:
+    """Make ``params`` current, and show them in the widgets on the next run."""
+    state["mp.m"], state["mp.n"] = params.m, params.n
+    state["mp.preset"] = preset
+    state["mp.params_note"] = note
+    sync_param_widgets(state)
+
+
+def on_slope(state: State) -> None:
+    """Slope slider moved: new |m|, same sign of m (a depends on |tanh m|), n untouched."""
+    old = current_params(state)
+    m = MotionParams.from_slope_shift(float(state["w.slope"]), 0.0).m
+    set_params(state, MotionParams(math.copysign(m, old.m), old.n))
+
+
+def on_shift(state: State) -> None:
+    """Shift slider moved: new n, m untouched."""
+    old = current_params(state)
+    n = MotionParams.from_slope_shift(50.0, float(state["w.shift"])).n
+    set_params(state, MotionParams(old.m, n))
+
+
+def on_raw(state: State) -> None:
+    set_params(state, MotionParams(float(state["w.m"]), float(state["w.n"])))
+
+
+def on_preset(state: State) -> None:
+    name = state["w.preset"]
+    if name in PRESETS:
+        set_params(state, PRESETS[name].params, preset=name, note=PRESETS[name].source)
+    else:
+        state["mp.preset"] = None
+
+
+def on_reset(state: State) -> None:
+    preset = PRESETS[DEFAULT_PRESET]
+    set_params(state, preset.params, preset=DEFAULT_PRESET, note=preset.source)
+    state["mp.ckpt_error"] = ""
+
+
+def apply_checkpoint(state: State, data: bytes, filename: str) -> bool:
+    """Load learned (m, n) from an uploaded checkpoint; on failure keep the values and store the message."""
+    try:
+        params = load_params(data, name=filename)
+    except InputError as err:
+        state["mp.ckpt_error"] = f"Could not load learned values from {filename}: {err}"
+        return False
+    set_params(state, params, note=f"Loaded from {filename}")
+    state["mp.ckpt_error"] = ""
+    return True
+
+
+def on_checkpoint_upload() -> None:
+    upload = st.session_state.get("w.ckpt")
+    if upload is not None:
+        apply_checkpoint(st.session_state, upload.getvalue(), upload.name)
