@@ -131,6 +131,10 @@ def _build_presets() -> Mapping[str, Preset]:
 PRESETS: Mapping[str, Preset] = _build_presets()
 
 
+#: The preset the app opens with and the command-line tools use when no values are given.
+DEFAULT_PRESET = "MPII Cooking 2"
+
+
 def lambda_sweep() -> list[Preset]:
     """The FineGym values learned with λ = 0 ... 10, by increasing λ.
 

@@ -18,12 +18,12 @@ import torch
 
 from mp_core import PRESETS, InputError, MotionParams
 from mp_core.checkpoints import load_params
+from mp_core.params import DEFAULT_PRESET
 from mp_core.sources import CHECKPOINT_SUFFIXES, VIDEO_SUFFIXES
 from ui.norm_specs import NORM_SPECS
 
 State = MutableMapping[str, Any]
 
-DEFAULT_PRESET = "MPII Cooking 2"
 CUSTOM = "Custom"
 SOURCES = ("Sample", "Upload", "Synthetic")
 #: Uploader types: the readers' own lists, without the dot.
