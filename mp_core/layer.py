@@ -6,23 +6,29 @@ attention to three channels and multiplies. Here the same numbers come from fold
 * grayscale of the de-normalised frames is ``sum_c w_c (std_c x_c + mean_c)``; its constant part cancels in
   the frame difference, so ``D_t = sum_c (w_c std_c) (x_{c,t+1} - x_{c,t})`` is read straight from the
   normalised channels;
-* the prompt multiplies the *normalised* later frame, as the reference does (``P = A * x[t+1]``), written
-  per channel into the output without repeating the attention;
-* on CPU the work runs over cache-sized chunks of frames, so the gray and attention scratch stay in cache
-  and the only full-size allocation of an inference forward is the output;
-* a hand-written backward (an ``autograd.Function``) saves only the input and the attention.
+* the prompt multiplies the *normalised* later frame, as the reference does (``P = A * x[t+1]``).
+
+Two implementations give the same numbers (tested against the reference to 1e-5):
+
+* eager (the default): a chunked, in-place kernel with a hand-written backward (``mp_core._layer_eager``);
+* traced: under ``torch.compile`` or ``torch.export`` the same formula as plain tensor ops
+  (:func:`_traced_motion_prompts`), which Dynamo traces without graph breaks, autograd differentiates and
+  Inductor fuses into one or two loops.
+
+Under ``torch.autocast`` the prompts come out in the autocast dtype; the difference, the sigmoid and the
+regulariser are computed in float32 (at slope 50 a half-precision argument saturates).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
-from torch.autograd.function import once_differentiable
 
+from mp_core._layer_eager import MotionPrompts, _as_bcthw, _Spec
 from mp_core.errors import ParameterError, ShapeError
 from mp_core.params import MotionParams
 
@@ -30,18 +36,6 @@ __all__ = ["MotionPromptLayer", "video_motion_prompts"]
 
 #: BT.601 luma weights, as in the paper and the reference.
 _LUMA = {"R": 0.299, "G": 0.587, "B": 0.114}
-#: Bytes of input per CPU chunk: a chunk, its scratch and its output share the 32 MiB L3 (measured: 12-16 MiB
-#: beat 6 MiB and unchunked by 10-25% on 2 cores).
-_CPU_CHUNK_BYTES = 16 << 20
-
-
-@dataclass(frozen=True)
-class _Spec:
-    """Validated configuration: how to view the input as (B, C, T, H, W) and the folded gray weights."""
-
-    layout: str  # the user's layout, e.g. "BCTHW" or "TCHW"
-    gray_coeffs: tuple[float, ...]  # w_c * std_c in the input's channel order
-    reg_weight: float  # penalty weight
 
 
 def _check_layout(layout: str) -> str:
@@ -109,206 +103,6 @@ def _check_video(video: Tensor, layout: str) -> None:
         raise ShapeError(f"video needs at least 2 frames in dimension T of {layout}, got shape {shape}")
 
 
-def _as_bcthw(tensor: Tensor, layout: str) -> Tensor:
-    """A (B, C, T, H, W) view of a tensor in ``layout`` (a batch of one is added when there is no B)."""
-    if "B" not in layout:
-        tensor, layout = tensor.unsqueeze(0), "B" + layout
-    return tensor.permute([layout.index(axis) for axis in "BCTHW"])
-
-
-def _chunks(x5: Tensor) -> Iterator[tuple[slice, slice]]:
-    """(batch slice, frame slice) pieces of about ``_CPU_CHUNK_BYTES``; frame slices overlap by one frame."""
-    batch, channels, frames, height, width = x5.shape
-    if x5.device.type != "cpu":
-        yield slice(0, batch), slice(0, frames)
-        return
-    frame_bytes = channels * height * width * x5.element_size()
-    per_clip = max(1, _CPU_CHUNK_BYTES // (frame_bytes * frames))
-    if per_clip > 1 or frame_bytes * frames <= _CPU_CHUNK_BYTES:
-        for b0 in range(0, batch, per_clip):
-            yield slice(b0, min(b0 + per_clip, batch)), slice(0, frames)
-        return
-    step = max(1, _CPU_CHUNK_BYTES // frame_bytes - 1)  # prompts per chunk
-    for b0 in range(batch):
-        for t0 in range(0, frames - 1, step):
-            yield slice(b0, b0 + 1), slice(t0, min(t0 + step, frames - 1) + 1)
-
-
-def _luma_difference(
-    x5: Tensor, weights: Sequence[float | Tensor], gray: Tensor, out: Tensor | None = None
-) -> Tensor:
-    """``sum_c w_c (x_{c,t+1} - x_{c,t})`` of (B, C, T, H, W) frames into ``out``, (B, T-1, H, W).
-
-    ``gray`` is scratch of shape (B, T, H, W) in the compute dtype.
-    """
-    for c in range(x5.shape[1]):
-        weight = weights[c]
-        if c == 0:
-            if isinstance(weight, Tensor) or x5.dtype == gray.dtype:
-                torch.mul(x5[:, 0], weight, out=gray)
-            else:  # a Python weight would make a half-precision product
-                gray.copy_(x5[:, 0]).mul_(weight)
-        elif isinstance(weight, Tensor):
-            gray.addcmul_(x5[:, c], weight)
-        else:
-            gray.add_(x5[:, c], alpha=weight)
-    return torch.sub(gray[:, 1:], gray[:, :-1], out=out)
-
-
-class _Scratch:
-    """Reusable flat buffers, viewed at the shape each chunk needs (chunks differ only at the end)."""
-
-    def __init__(self, like: Tensor, dtype: torch.dtype) -> None:
-        self.like, self.dtype, self.buffers = like, dtype, {}
-
-    def get(self, name: str, shape: tuple[int, ...]) -> Tensor:
-        numel = math.prod(shape)
-        buffer = self.buffers.get(name)
-        if buffer is None or buffer.numel() < numel:
-            buffer = self.buffers[name] = self.like.new_empty(numel, dtype=self.dtype)
-        return buffer[:numel].view(shape)
-
-
-class _MotionPrompts(torch.autograd.Function):
-    """prompts, reg = f(video, slope, shift); the backward recomputes D from the video instead of saving it.
-
-    Saved for backward: the video (not copied) and the attention (B, T-1, H, W), only when needed.
-    """
-
-    @staticmethod
-    def forward(ctx, video: Tensor, slope: Tensor, shift: Tensor, spec: _Spec, keep: bool):  # type: ignore[override]
-        t_dim = spec.layout.index("T")
-        out = video.new_empty((*video.shape[:t_dim], video.shape[t_dim] - 1, *video.shape[t_dim + 1 :]))
-        x5, out5 = _as_bcthw(video, spec.layout), _as_bcthw(out, spec.layout)
-        batch, channels, frames, height, width = x5.shape
-        scratch = _Scratch(x5, slope.dtype)
-        shift_scaled = slope * shift
-        attention = x5.new_empty((batch, frames - 1, height, width), dtype=slope.dtype) if keep else None
-        weights = [slope * k for k in spec.gray_coeffs]  # a * w_c * std_c: D comes out scaled by a
-        with_reg = spec.reg_weight != 0.0 and attention is not None and frames > 2
-        squares: list[Tensor] = []
-        for bs, ts in _chunks(x5):
-            xc = x5[bs, :, ts]
-            nb, nt = xc.shape[0], xc.shape[2]
-            prompts = slice(ts.start, ts.stop - 1)
-            gray = scratch.get("gray", (nb, nt, height, width))
-            z = scratch.get("z", (nb, nt - 1, height, width)) if attention is None else attention[bs, prompts]
-            _luma_difference(xc, weights, gray, out=z).sub_(shift_scaled).sigmoid_()
-            for c in range(channels):
-                torch.mul(z, xc[:, c, 1:], out=out5[bs, c, prompts])
-            if with_reg:  # steps A_{p+1} - A_p ending in this chunk, while its maps are in cache
-                maps = attention[bs, max(prompts.start - 1, 0) : prompts.stop]
-                if maps.shape[1] > 1:
-                    step = scratch.get("step", (nb, maps.shape[1] - 1, height, width))
-                    squares.append(torch.sub(maps[:, 1:], maps[:, :-1], out=step).square_().sum())
-        reg = torch.zeros((), dtype=slope.dtype, device=video.device)
-        if squares:
-            reg = torch.stack(squares).sum() * (spec.reg_weight / (batch * height * width * (frames - 2)))
-        ctx.spec = spec
-        if keep:
-            ctx.save_for_backward(video, slope, shift, attention)
-        ctx.set_materialize_grads(False)
-        return out, reg
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad_out: Tensor | None, grad_reg: Tensor | None):  # type: ignore[override]
-        video, slope, shift, attention = ctx.saved_tensors
-        spec: _Spec = ctx.spec
-        need_video, need_slope, need_shift = ctx.needs_input_grad[:3]
-        x5 = _as_bcthw(video, spec.layout)
-        g5 = None if grad_out is None else _as_bcthw(grad_out, spec.layout)
-        batch, _, frames, height, width = x5.shape
-        scratch = _Scratch(x5, attention.dtype)
-        reg_scale = None
-        if grad_reg is not None and spec.reg_weight != 0.0 and frames > 2:
-            reg_scale = grad_reg * (2.0 * spec.reg_weight / (batch * height * width * (frames - 2)))
-        grad_video = None
-        if need_video:
-            grad_video = torch.empty_like(video, memory_format=torch.contiguous_format)
-            gx5 = _as_bcthw(grad_video, spec.layout)
-        slope_terms, shift_terms = [], []
-        carry = None  # d loss / d D of the previous chunk's last prompt (time chunks only)
-        for bs, ts in _chunks(x5):
-            xc = x5[bs, :, ts]
-            nb, nt = xc.shape[0], xc.shape[2]
-            p0, p1 = ts.start, ts.stop - 1  # prompts [p0, p1) of frames [p0, p1]
-            grad_z = scratch.get("grad_z", (nb, nt - 1, height, width))
-            _grad_attention(grad_z, g5, xc, attention, bs, p0, p1, reg_scale)
-            att = attention[bs, p0:p1]
-            torch.ops.aten.sigmoid_backward.grad_input(grad_z, att, grad_input=grad_z)
-            if need_slope:
-                gray = scratch.get("gray", (nb, nt, height, width))
-                centred = _luma_difference(xc, spec.gray_coeffs, gray, scratch.get("d", grad_z.shape))
-                slope_terms.append(centred.sub_(shift).mul_(grad_z).sum())
-            if need_shift:
-                shift_terms.append(grad_z.sum())
-            if need_video:
-                carry = _grad_video_chunk(gx5, grad_z.mul_(slope), g5, attention, spec, bs, p0, p1, carry)
-        grad_slope = torch.stack(slope_terms).sum().reshape(slope.shape) if need_slope else None
-        grad_shift = -(torch.stack(shift_terms).sum() * slope) if need_shift else None
-        return grad_video, grad_slope, grad_shift, None, None
-
-
-def _grad_attention(
-    out: Tensor, g5: Tensor | None, xc: Tensor, attention: Tensor, bs: slice, p0: int, p1: int, reg_scale
-) -> None:
-    """d loss / d A for prompts [p0, p1) of batch ``bs``: from the prompts and from the regulariser."""
-    if g5 is None:
-        out.zero_()
-    for c in range(xc.shape[1] if g5 is not None else 0):
-        if c == 0:
-            torch.mul(g5[bs, 0, p0:p1], xc[:, 0, 1:], out=out)
-        else:
-            out.addcmul_(g5[bs, c, p0:p1], xc[:, c, 1:])
-    if reg_scale is None:
-        return
-    last = attention.shape[1] - 1  # index of the last prompt
-    lo, hi = max(p0 - 1, 0), min(p1 + 1, last + 1)  # neighbours of the chunk's attention maps
-    ext = attention[bs, lo:hi]
-    step = (ext[:, 1:] - ext[:, :-1]).mul_(reg_scale)  # step[j] = A[lo+j+1] - A[lo+j], scaled
-    first = max(p0, 1)  # prompts p >= 1 get + step[p-1]
-    out[:, first - p0 :].add_(step[:, first - 1 - lo : p1 - 1 - lo])
-    stop = min(p1, last)  # prompts p < last get - step[p]
-    out[:, : stop - p0].sub_(step[:, p0 - lo : stop - lo])
-
-
-def _grad_video_chunk(
-    gx5: Tensor,
-    grad_diff: Tensor,
-    g5: Tensor | None,
-    attention: Tensor,
-    spec: _Spec,
-    bs: slice,
-    p0: int,
-    p1: int,
-    carry: Tensor | None,
-) -> Tensor:
-    """Write d loss / d video for frames [p0, p1) (and p1 if it is the last frame); return the carry.
-
-    Frame f gets ``k_c (dD_{f-1} - dD_f)`` through the difference and ``g_{f-1} A_{f-1}`` through the
-    prompt; dD_{p0-1} comes from the previous chunk (``carry``), frame p1 is written by the next chunk.
-    """
-    nb, count = grad_diff.shape[:2]
-    frames = attention.shape[1] + 1
-    is_last = p1 == frames - 1
-    per_frame = grad_diff.new_zeros((nb, count + 1, *grad_diff.shape[2:]))
-    per_frame[:, :count].sub_(grad_diff)
-    per_frame[:, 1:].add_(grad_diff)
-    if p0 > 0 and carry is not None:
-        per_frame[:, 0].add_(carry)
-    stop = p1 + 1 if is_last else p1
-    for c in range(gx5.shape[1]):
-        target = gx5[bs, c, p0:stop]
-        torch.mul(per_frame[:, : stop - p0], spec.gray_coeffs[c], out=target)
-        if g5 is not None:
-            start = max(p0, 1)  # frames f >= 1 are prompted by A_{f-1}
-            gx5[bs, c, start:stop].addcmul_(
-                g5[bs, c, start - 1 : stop - 1], attention[bs, start - 1 : stop - 1]
-            )
-    return grad_diff[:, -1].clone()
-
-
 def video_motion_prompts(
     video: Tensor,
     m: Tensor,
@@ -359,12 +153,47 @@ def video_motion_prompts(
 
 def _apply(video: Tensor, m: Tensor, n: Tensor, spec: _Spec) -> tuple[Tensor, Tensor]:
     _check_video(video, spec.layout)
-    cdtype = torch.promote_types(video.dtype, torch.float32)
-    slope = (5.0 / (0.45 * torch.tanh(m).abs() + 0.1)).to(cdtype)
-    shift = (0.6 * torch.tanh(n)).to(cdtype)
-    keep = torch.is_grad_enabled() and (video.requires_grad or slope.requires_grad or shift.requires_grad)
-    keep = keep or spec.reg_weight != 0.0
-    prompts, reg = _MotionPrompts.apply(video, slope, shift, spec, keep)
+    device_type = video.device.type
+    out_dtype = video.dtype
+    autocast = torch.is_autocast_enabled(device_type)
+    if autocast and video.dtype in (torch.float32, torch.float16, torch.bfloat16):
+        out_dtype = torch.get_autocast_dtype(device_type)  # as autocast's lower-precision ops do
+    with torch.autocast(device_type, enabled=False) if autocast else contextlib.nullcontext():
+        cdtype = torch.promote_types(video.dtype, torch.float32)
+        slope = (5.0 / (0.45 * torch.tanh(m).abs() + 0.1)).to(cdtype)
+        shift = (0.6 * torch.tanh(n)).to(cdtype)
+        if torch.compiler.is_compiling():  # torch.compile and torch.export (strict or not)
+            return _traced_motion_prompts(video, slope, shift, spec, out_dtype)
+        grads = video.requires_grad or slope.requires_grad or shift.requires_grad
+        keep = (torch.is_grad_enabled() and grads) or spec.reg_weight != 0.0
+        prompts, reg = MotionPrompts.apply(video, slope, shift, spec, keep, out_dtype)
+        return prompts, reg
+
+
+def _traced_motion_prompts(
+    video: Tensor, slope: Tensor, shift: Tensor, spec: _Spec, out_dtype: torch.dtype
+) -> tuple[Tensor, Tensor]:
+    """The eager kernel's numbers as plain tensor ops, for Dynamo, AOTAutograd and Inductor to trace.
+
+    Same operation order as the eager kernel: ``a * D`` from weights pre-multiplied by ``a``, minus ``a b``.
+    """
+    x5 = _as_bcthw(video, spec.layout)
+    x5 = x5 if x5.dtype == slope.dtype else x5.to(slope.dtype)
+    batch, _, frames, height, width = x5.shape
+    k0, k1, k2 = spec.gray_coeffs
+    scaled_gray = x5[:, 0] * (slope * k0) + x5[:, 1] * (slope * k1) + x5[:, 2] * (slope * k2)
+    attention = torch.sigmoid(scaled_gray[:, 1:] - scaled_gray[:, :-1] - slope * shift)  # (B, T-1, H, W)
+    prompts = attention.unsqueeze(1) * x5[:, :, 1:]
+    prompts = prompts if prompts.dtype == out_dtype else prompts.to(out_dtype)
+    if "B" in spec.layout:
+        order = ["BCTHW".index(axis) for axis in spec.layout]
+    else:
+        prompts, order = prompts.squeeze(0), ["CTHW".index(axis) for axis in spec.layout]
+    prompts = prompts.permute(order).contiguous()
+    if spec.reg_weight == 0.0 or frames < 3:
+        return prompts, slope.new_zeros(())
+    steps = attention[:, 1:] - attention[:, :-1]
+    reg = steps.square().sum() * (spec.reg_weight / (batch * height * width * (frames - 2)))
     return prompts, reg
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-import mp_core.layer as layer_module
+import mp_core._layer_eager as eager_kernel
 from mp_core.errors import InputError, ParameterError, ShapeError
 from mp_core.layer import MotionPromptLayer, video_motion_prompts
 from mp_core.motion import power_normalization, rgb_to_gray, temporal_attention_variation
@@ -76,7 +76,7 @@ def test_matches_reference_on_device(device):
 @pytest.mark.parametrize("chunk_bytes", [1, 3 * 8 * 8 * 4 * 3, 3 * 8 * 8 * 4 * 7 * 2])
 def test_cpu_chunking_matches_reference(monkeypatch, chunk_bytes):
     # 1 byte: one prompt per chunk; 3 frames: time chunks; 2 clips: batch chunks.
-    monkeypatch.setattr(layer_module, "_CPU_CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(eager_kernel, "_CPU_CHUNK_BYTES", chunk_bytes)
     ours, ref = pair(0.7, 0.8, 0.1)
     video = normalised_video((3, 3, 7, 8, 8), seed=3)
     weights = torch.randn(3, 3, 6, 8, 8)
