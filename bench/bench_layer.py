@@ -1,25 +1,31 @@
-"""Benchmark MotionPromptLayer against a literal implementation of the paper and a plain copy_.
+"""Benchmark MotionPromptLayer, eager and compiled, against the authors' layer and a plain copy_.
 
-Run: ``.venv/bin/python bench/bench_layer.py`` (about 3-4 minutes on 2 CPU cores) or ``--quick``.
+Run: ``.venv/bin/python bench/bench_layer.py`` (about 5 minutes on 2 CPU cores) or ``--quick``.
 
-What is measured, in one run and interleaved (ours / literal / copy_ in rotation, so a noisy neighbour
-slows all three alike): medians and minima over repeats of
+The authors' layer is ``tests/reference_vmps.py``: a transcription of ``VideoMotionPrompt`` from their
+``vmps.py`` that keeps its arithmetic (de-normalised copy, einsum grayscale, ``1 / (1 + exp(...))``, attention
+repeated to 3 channels). What is measured, in one process and interleaved (eager / compiled / authors' /
+floors in rotation, so a noisy neighbour slows all alike): medians and minima over repeats of
 
-* ``fwd``: forward under ``torch.no_grad()`` with λ = 0 (inference; the reference skips R there too);
+* ``fwd``: forward under ``torch.no_grad()`` with λ = 0 (inference; the authors' layer skips R there too);
 * ``fwd+bwd``: forward and backward with λ = 1 and m, n learnable, the training case (the video is data
   and needs no gradient); ``fwd+bwd+dx`` also asks for the gradient of the video;
+* ``compiled``: ``torch.compile(layer)`` (default options), which runs the layer's plain-op formulation
+  fused by Inductor; compile time is reported, not timed;
 * ``copy_``: ``dst.copy_(video)`` into a preallocated tensor, the memory-bandwidth floor;
 * ``clone``: ``video[:, :, 1:].clone()``, the floor of any op that returns a fresh tensor of the prompts'
   size (allocation and first touch of its pages included).
 
+Allocator: the first table uses torch's default CPU allocator, as users run it (no environment variable).
+Then the bench runs itself again in a subprocess with ``THP_MEM_ALLOC_ENABLE=1`` (transparent huge pages
+for torch's CPU allocator), unless ``--no-thp-run``. Our layer's own large CPU buffers use huge pages in
+both runs (NumPy's allocator, see ``mp_core/_layer_eager.py``); the authors' layer and the compiled graph
+allocate through torch.
+
 Peak extra memory of a forward: on CPU each implementation runs once in a fresh subprocess, and the peak
 resident set size (``VmHWM`` of ``/proc/self/status``, reset through ``/proc/self/clear_refs``) minus the
-resident size before the call is reported, with the output's own size for comparison. This sees every
-allocation (torch's CPU allocator returns large blocks to the OS, so RSS follows it), at page
-granularity. On CUDA it is ``torch.cuda.max_memory_allocated()`` minus the memory held before the call.
-
-``THP_MEM_ALLOC_ENABLE=1`` (transparent huge pages for torch's CPU allocator) is set unless already set
-(``--no-thp`` turns it off): page faults on fresh allocations dominate allocation-bound timings here.
+resident size before the call is reported, with the output's own size for comparison. On CUDA it is
+``torch.cuda.max_memory_allocated()`` minus the memory held before the call.
 """
 
 from __future__ import annotations
@@ -33,50 +39,24 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-if "--no-thp" not in sys.argv:
-    os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
+import torch
 
-import torch  # after the allocator setting: torch reads it when the allocator starts
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from mp_core.layer import MotionPromptLayer
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from mp_core.layer import MotionPromptLayer  # noqa: E402
+from tests.reference_vmps import ReferenceVMPs  # noqa: E402
 
 SHAPES = [(8, 3, 9, 224, 224), (1, 3, 65, 224, 224), (1, 3, 33, 480, 640)]
 MEAN, STD = 0.45, 0.225
 M, N = 1.05, -2.67
+IMPLS = ("eager", "compiled", "authors")
 
 
-class LiteralVMPs(torch.nn.Module):
-    """The paper step by step, on the reference's input convention (BCTHW, BGR, mean 0.45, std 0.225)."""
-
-    def __init__(self, penalty_weight: float) -> None:
-        super().__init__()
-        self.m = torch.nn.Parameter(torch.tensor([M]))
-        self.n = torch.nn.Parameter(torch.tensor([N]))
-        self.penalty_weight = penalty_weight
-
-    def forward(self, video: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | float]:
-        frames = video.permute(0, 2, 1, 3, 4)  # B, T, C, H, W
-        pixels = frames * STD + MEAN  # back to [0, 1]
-        blue, green, red = pixels.unbind(2)
-        gray = 0.299 * red + 0.587 * green + 0.114 * blue  # 1. grayscale
-        diff = gray[:, 1:] - gray[:, :-1]  # 2. signed frame difference
-        slope = 5 / (0.45 * torch.tanh(self.m).abs() + 0.1)
-        shift = 0.6 * torch.tanh(self.n)
-        attention = torch.sigmoid(slope * (diff - shift))  # 3. power normalization
-        prompts = attention.unsqueeze(2).repeat(1, 1, 3, 1, 1) * frames[:, 1:]  # 4. Hadamard prompt
-        reg: torch.Tensor | float = 0.0
-        if torch.is_grad_enabled():  # 5. temporal attention variation
-            batch, time_, height, width = gray.shape
-            step = attention[:, 1:] - attention[:, :-1]
-            reg = self.penalty_weight * step.pow(2).sum() / (batch * height * width * (time_ - 2))
-        return prompts.permute(0, 2, 1, 3, 4), reg
-
-
-def ours(penalty_weight: float) -> MotionPromptLayer:
-    layer = MotionPromptLayer(penalty_weight)
+def make_layer(impl: str, penalty_weight: float, device: str) -> torch.nn.Module:
+    layer = ReferenceVMPs(penalty_weight) if impl == "authors" else MotionPromptLayer(penalty_weight)
     layer.load_state_dict({"m": torch.tensor([M]), "n": torch.tensor([N])})
-    return layer
+    layer = layer.to(device)
+    return torch.compile(layer) if impl == "compiled" else layer
 
 
 def make_video(shape: tuple[int, ...], device: str) -> torch.Tensor:
@@ -100,8 +80,6 @@ def cases(shape: tuple[int, ...], device: str) -> dict[str, dict[str, Callable[[
     video = make_video(shape, device)
     dst = torch.empty_like(video)
     grad = torch.ones_like(video[:, :, 1:])
-    fast0, literal0 = ours(0.0).to(device), LiteralVMPs(0.0).to(device)
-    fast1, literal1 = ours(1.0).to(device), LiteralVMPs(1.0).to(device)
     video_dx = video.detach().clone().requires_grad_(True)
 
     def forward(layer: torch.nn.Module) -> Callable[[], object]:
@@ -127,21 +105,24 @@ def cases(shape: tuple[int, ...], device: str) -> dict[str, dict[str, Callable[[
         return video[:, :, 1:].clone()
 
     floors = {"copy_": copy, "clone": clone}
+    trained = {impl: make_layer(impl, 1.0, device) for impl in IMPLS}
     return {
-        "fwd": {"ours": forward(fast0), "literal": forward(literal0), **floors},
-        "fwd+bwd": {"ours": train(fast1, video), "literal": train(literal1, video), **floors},
-        "fwd+bwd+dx": {"ours": train(fast1, video_dx), "literal": train(literal1, video_dx), **floors},
+        "fwd": {impl: forward(make_layer(impl, 0.0, device)) for impl in IMPLS} | floors,
+        "fwd+bwd": {impl: train(trained[impl], video) for impl in IMPLS} | floors,
+        "fwd+bwd+dx": {impl: train(trained[impl], video_dx) for impl in IMPLS} | floors,
     }
 
 
-def measure(calls: dict[str, Callable[[], object]], device: str, repeats: int) -> dict[str, list[float]]:
+def measure(calls: dict[str, Callable[[], object]], device: str, repeats: int) -> tuple[dict, float]:
+    """Times per implementation, and the seconds the first (compiling) call of the compiled one took."""
+    compile_s = timed(calls["compiled"], device)
     for call in calls.values():  # warm-up
         call()
     times: dict[str, list[float]] = {name: [] for name in calls}
     for _ in range(repeats):
         for name, call in calls.items():
             times[name].append(timed(call, device))
-    return times
+    return times, compile_s
 
 
 def peak_extra_cpu(impl: str, shape: tuple[int, ...]) -> tuple[float, float]:
@@ -149,12 +130,12 @@ def peak_extra_cpu(impl: str, shape: tuple[int, ...]) -> tuple[float, float]:
     code = f"""
 import sys, torch
 sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})
-from bench_layer import LiteralVMPs, make_video, ours
+from bench_layer import make_layer, make_video
 def status(key):
     for line in open('/proc/self/status'):
         if line.startswith(key):
             return int(line.split()[1]) / 1024
-layer = ours(0.0) if {impl!r} == 'ours' else LiteralVMPs(0.0)
+layer = make_layer({impl!r}, 0.0, 'cpu')
 with torch.no_grad():
     layer(make_video((1, 3, 3, 8, 8), 'cpu'))  # load kernels and thread pools first
     video = make_video({shape!r}, 'cpu')
@@ -182,65 +163,81 @@ def peak_extra_cuda(layer: torch.nn.Module, shape: tuple[int, ...]) -> tuple[flo
     return (peak - before) / 2**20, prompts.numel() * prompts.element_size() / 2**20
 
 
+def print_times(device: str, shape: tuple[int, ...], mode: str, times: dict, compile_s: float) -> None:
+    med = {k: statistics.median(v) * 1e3 for k, v in times.items()}
+    low = {k: min(v) * 1e3 for k, v in times.items()}
+    cells = [f"{med[k]:7.2f} ({low[k]:6.2f})" for k in IMPLS]
+    print(
+        f"{device:6} {','.join(map(str, shape)):18} {mode:11} {cells[0]:>16} {cells[1]:>16} {cells[2]:>16} "
+        f"{med['copy_']:5.2f} / {med['clone']:5.2f} "
+        f"{med['authors'] / med['eager']:8.1f}x {med['authors'] / med['compiled']:8.1f}x "
+        f"{med['eager'] / med['compiled']:8.2f}x {compile_s:7.1f}",
+        flush=True,
+    )
+
+
+def run_memory(devices: list[str], shapes: list[tuple[int, ...]]) -> None:
+    print("\npeak extra memory of one no-grad forward (MiB), ratio to the output's size")
+    for device in devices:
+        for shape in shapes:
+            if device == "cpu":
+                got = {impl: peak_extra_cpu(impl, shape) for impl in ("eager", "authors")}
+            else:
+                got = {
+                    impl: peak_extra_cuda(make_layer(impl, 0.0, "cuda"), shape)
+                    for impl in ("eager", "authors")
+                }
+            output = got["eager"][1]
+            print(
+                f"{device:6} {','.join(map(str, shape)):18} output {output:7.1f}   "
+                f"eager {got['eager'][0]:7.1f} ({got['eager'][0] / output:4.2f}x)   "
+                f"authors' {got['authors'][0]:7.1f} ({got['authors'][0] / output:4.2f}x)",
+                flush=True,
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="first shape only, fewer repeats")
     parser.add_argument("--repeats", type=int, default=None, help="timed calls per implementation")
-    parser.add_argument("--no-thp", action="store_true", help="leave THP_MEM_ALLOC_ENABLE unset")
+    parser.add_argument("--no-thp-run", action="store_true", help="skip the THP_MEM_ALLOC_ENABLE=1 run")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
     args = parser.parse_args()
     shapes = SHAPES[:1] if args.quick else SHAPES
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    thp = os.environ.get("THP_MEM_ALLOC_ENABLE")
+    setting = f"THP_MEM_ALLOC_ENABLE={thp}" if thp else "THP_MEM_ALLOC_ENABLE unset"
     print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-        f"THP_MEM_ALLOC_ENABLE={os.environ.get('THP_MEM_ALLOC_ENABLE', '(unset)')}"
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {setting}"
+        + ("" if thp else ": these figures hold without any environment variable")
     )
     if not torch.cuda.is_available():
         print("CUDA: not available, GPU rows skipped")
     header = (
-        f"{'device':6} {'B,C,T,H,W':18} {'mode':11} {'ours ms':>15} {'literal ms':>15} "
-        f"{'copy_ ms':>13} {'clone ms':>8} {'lit/ours':>8} {'ours/copy':>9} {'ours/clone':>10}"
+        f"{'device':6} {'B,C,T,H,W':18} {'mode':11} {'eager ms':>16} {'compiled ms':>16} {'authors ms':>16} "
+        f"{'copy_/clone ms':>13} {'auth/eager':>9} {'auth/comp':>9} {'eager/comp':>9} {'compile s':>7}"
     )
-    print("times: median (min)")
+    print("times: median (min); auth/eager = how many times faster than the authors' layer")
     print(header)
     print("-" * len(header))
     for device in devices:
         for shape in shapes:
             big = shape[2] * shape[3] * shape[4] > 4_000_000
-            repeats = args.repeats or (3 if args.quick else (5 if big else 9))
+            repeats = args.repeats or (5 if args.quick else (7 if big else 11))
             if device == "cuda":
                 repeats = args.repeats or 30
             for mode, calls in cases(shape, device).items():
-                times = measure(calls, device, repeats)
-                med = {k: statistics.median(v) * 1e3 for k, v in times.items()}
-                low = {k: min(v) * 1e3 for k, v in times.items()}
-                cells = [f"{med[k]:7.2f} ({low[k]:6.2f})" for k in ("ours", "literal")]
-                print(
-                    f"{device:6} {','.join(map(str, shape)):18} {mode:11} {cells[0]:>15} {cells[1]:>15} "
-                    f"{med['copy_']:6.2f} ({low['copy_']:5.2f}) {med['clone']:8.2f} "
-                    f"{med['literal'] / med['ours']:7.1f}x {med['ours'] / med['copy_']:8.2f}x "
-                    f"{med['ours'] / med['clone']:9.2f}x",
-                    flush=True,
-                )
-    if args.no_memory:
-        return
-    print("\npeak extra memory of one no-grad forward (MiB), ratio to the output's size")
-    for device in devices:
-        for shape in shapes:
-            if device == "cpu":
-                got = {impl: peak_extra_cpu(impl, shape) for impl in ("ours", "literal")}
-            else:
-                got = {
-                    "ours": peak_extra_cuda(ours(0.0).cuda(), shape),
-                    "literal": peak_extra_cuda(LiteralVMPs(0.0).cuda(), shape),
-                }
-            output = got["ours"][1]
-            print(
-                f"{device:6} {','.join(map(str, shape)):18} output {output:7.1f}   "
-                f"ours {got['ours'][0]:7.1f} ({got['ours'][0] / output:4.2f}x)   "
-                f"literal {got['literal'][0]:7.1f} ({got['literal'][0] / output:4.2f}x)",
-                flush=True,
-            )
+                times, compile_s = measure(calls, device, repeats)
+                print_times(device, shape, mode, times, compile_s)
+    if not args.no_memory:
+        run_memory(devices, shapes)
+    if not thp and not args.no_thp_run:
+        print(
+            "\n--- again with THP_MEM_ALLOC_ENABLE=1 (huge pages for torch's CPU allocator) ---", flush=True
+        )
+        child = [a for a in sys.argv[1:] if a != "--no-thp-run"] + ["--no-memory"]
+        env = {**os.environ, "THP_MEM_ALLOC_ENABLE": "1"}
+        subprocess.run([sys.executable, __file__, *child], env=env, check=True)
 
 
 if __name__ == "__main__":
