@@ -77,6 +77,7 @@ def timed(fn: Callable[[], object], device: str) -> float:
 
 def cases(shape: tuple[int, ...], device: str) -> dict[str, dict[str, Callable[[], object]]]:
     """mode -> {implementation -> a call}; every call of a mode does the same work."""
+    torch._dynamo.reset()  # all layers share one forward: stay under the recompile limit
     video = make_video(shape, device)
     dst = torch.empty_like(video)
     grad = torch.ones_like(video[:, :, 1:])

@@ -134,8 +134,10 @@ def video_motion_prompts(
         ``(prompts, reg)``: prompts in ``layout`` with T-1 frames and the video's dtype; reg a 0-dim tensor
         (float32 for half-precision input).
 
-    Gradients flow to ``video``, ``m`` and ``n`` through a hand-written backward; double backward
-    (``create_graph=True`` through this function) is not supported.
+    Gradients flow to ``video``, ``m`` and ``n`` through a hand-written backward in eager mode (double
+    backward, ``create_graph=True``, is not supported there) and through autograd of plain tensor ops under
+    ``torch.compile`` / ``torch.export``. Under ``torch.autocast`` the prompts come out in the autocast dtype
+    while the difference, the sigmoid and ``reg`` are computed in float32.
 
     Raises:
         ShapeError: the video's rank, channel count (3) or frame count (>= 2) is wrong.
