@@ -73,10 +73,13 @@ def test_matches_reference_on_device(device):
         torch.testing.assert_close(ours_value, ref_value, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("huge_page_min_bytes", [0, 1 << 40])
 @pytest.mark.parametrize("chunk_bytes", [1, 3 * 8 * 8 * 4 * 3, 3 * 8 * 8 * 4 * 7 * 2])
-def test_cpu_chunking_matches_reference(monkeypatch, chunk_bytes):
+def test_cpu_chunking_matches_reference(monkeypatch, chunk_bytes, huge_page_min_bytes):
     # 1 byte: one prompt per chunk; 3 frames: time chunks; 2 clips: batch chunks.
     monkeypatch.setattr(eager_kernel, "_CPU_CHUNK_BYTES", chunk_bytes)
+    # 0: every buffer from NumPy's (huge-page) allocator, as large ones are; 1 TiB: all from torch
+    monkeypatch.setattr(eager_kernel, "_HUGE_PAGE_MIN_BYTES", huge_page_min_bytes)
     ours, ref = pair(0.7, 0.8, 0.1)
     video = normalised_video((3, 3, 7, 8, 8), seed=3)
     weights = torch.randn(3, 3, 6, 8, 8)
