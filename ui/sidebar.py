@@ -34,11 +34,12 @@ from ui.state import (
 )
 
 #: The menu: Streamlit's own would call the entry page "app" (its file name), so the app draws its own.
+#: Material icons ship with Streamlit's front end (emoji need a font that headless machines lack).
 PAGES = (
-    ("app.py", "Home", "🏠"),
-    ("pages/1_Explore.py", "Explore", "🔍"),
-    ("pages/2_Compare.py", "Compare", "⚖️"),
-    ("pages/3_Dataset.py", "Dataset", "🗂️"),
+    ("app.py", "Home", ":material/home:"),
+    ("pages/1_Explore.py", "Explore", ":material/motion_photos_on:"),
+    ("pages/2_Compare.py", "Compare", ":material/compare:"),
+    ("pages/3_Dataset.py", "Dataset", ":material/dataset:"),
 )
 
 
