@@ -11,7 +11,6 @@ import io
 import json
 import os
 import pickle
-import pickletools
 import struct
 import zipfile
 from collections.abc import Iterator, Mapping
@@ -30,7 +29,6 @@ _TORCH_SUFFIXES = {".pyth", ".pt", ".pth", ".ckpt", ".bin"}
 _ZIP_MAGIC = b"PK\x03\x04"
 #: Globals torch's weights-only unpickler builds itself (besides ``torch.*``): not a sign of code to run.
 _TORCH_SAFE = {"collections.OrderedDict", "collections.Counter", "_codecs.encode", "builtins.set"}
-_STRING_OPS = {"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE", "STRING", "BINSTRING"}
 
 Source = str | os.PathLike | bytes | BinaryIO | Mapping[str, Any]
 
@@ -80,25 +78,25 @@ def _load_torch(data: bytes | Path, name: str) -> Any:
     try:
         return torch.load(source, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as err:  # garbage makes the (safe) weights-only unpickler fail in many ways
-        named = _named_globals(data.read_bytes() if isinstance(data, Path) else data)
+        # torch names a refused global only for protocols 1-3, and only the first: find them all ourselves
+        named, complete = _named_globals(data.read_bytes() if isinstance(data, Path) else data)
         unsafe = [g for g in named if not g.startswith("torch.") and g not in _TORCH_SAFE]
-        if isinstance(err, pickle.UnpicklingError) and (unsafe or "GLOBAL" in str(err)):
-            shown = ", ".join(unsafe[:4]) or _global_in(str(err))
+        if unsafe:
             raise CheckpointError(
-                f"{name}: refused: loading it would run code. It names Python objects ({shown}) that only a "
-                "full unpickle builds, by importing and calling what the file says. Nothing from the file "
-                "was run. If you trust it, load it in your own code and pass the state_dict to load_params, "
-                "re-save only the state_dict, or export m and n as JSON."
+                f"{name}: refused: loading it would run code. It names Python objects "
+                f"({', '.join(unsafe[:4])}) that only a full unpickle builds, by importing and calling what "
+                "the file says. Nothing from the file was run. If you trust it, load it in your own code and "
+                "pass the state_dict to load_params, re-save only the state_dict, or export m and n as JSON."
+            ) from err
+        if complete and "Unsupported operand" in str(err):
+            raise CheckpointError(
+                f"{name}: saved with a pickle protocol that torch's weights-only loader cannot read (0, 4 "
+                "or 5); re-save it with torch.save's default protocol, or load it in your own code and pass "
+                "the state_dict to load_params."
             ) from err
         raise CheckpointError(
             f"{name}: not a readable torch checkpoint (corrupt or truncated?): {_detail(err)}"
         ) from err
-
-
-def _global_in(message: str) -> str:
-    """The ``module.name`` after ``GLOBAL`` in torch's weights-only error."""
-    words = message.split()
-    return next((words[i + 1] for i, word in enumerate(words[:-1]) if word == "GLOBAL"), "a Python object")
 
 
 def _detail(err: Exception) -> str:
@@ -110,42 +108,66 @@ def _detail(err: Exception) -> str:
     return text.split(". ", 1)[0].rstrip(".") if text else f"{type(err).__name__}: the data ends early"
 
 
-def _named_globals(data: bytes) -> list[str]:
-    """``module.name`` of every global a pickle (or a torch zip's data.pkl) names, read without importing.
+class _Inert:
+    """What every global of a scanned pickle becomes: accepts any call or state and does nothing."""
 
-    pickletools only disassembles; protocol 4's STACK_GLOBAL takes its two names from strings pushed or
-    fetched from the memo just before, which is how picklers write them.
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def __call__(self, *args: Any, **kwargs: Any) -> _Inert:
+        return _Inert()
+
+    def __setstate__(self, state: Any) -> None:
+        pass
+
+    def __setitem__(self, key: Any, value: Any) -> None:  # an OrderedDict's items
+        pass
+
+
+class _GlobalsRecorder(pickle.Unpickler):
+    """Unpickles with every global replaced by :class:`_Inert`, writing down the ``module.name`` asked for.
+
+    ``find_class`` is the only way a pickle reaches Python objects (the pickle docs' "Restricting
+    Globals"); here it imports nothing, so nothing the file names can run.
+    """
+
+    def __init__(self, file: BinaryIO) -> None:
+        super().__init__(file)
+        self.names: list[str] = []
+
+    def find_class(self, module: str, name: str) -> type:
+        self.names.append(f"{module}.{name}")
+        return _Inert
+
+    def persistent_load(self, pid: Any) -> None:  # torch's tensor storages: not needed for the names
+        return None
+
+
+def _named_globals(data: bytes) -> tuple[list[str], bool]:
+    """The globals a pickle (or a torch zip's ``data.pkl``) names, and whether its first pickle is whole.
+
+    A legacy (non-zip) torch file is several pickles in a row; the storages' raw bytes follow them.
     """
     if data[:4] == _ZIP_MAGIC:
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                member = next(n for n in archive.namelist() if n.endswith("data.pkl"))
-                data = archive.read(member)
+                data = archive.read(next(n for n in archive.namelist() if n.endswith("data.pkl")))
         except (zipfile.BadZipFile, StopIteration, OSError, ValueError, EOFError, NotImplementedError):
-            return []
+            return [], False
+    stream = io.BytesIO(data)
     names: list[str] = []
-    strings: list[str | None] = []
-    memo: dict[int, str | None] = {}
-    last: str | None = None
+    complete = False
     try:
-        for opcode, arg, _ in pickletools.genops(data):
-            kind = opcode.name
-            if kind in {"GLOBAL", "INST"}:
-                names.append(str(arg).replace(" ", "."))
-            elif kind == "STACK_GLOBAL":
-                names.append(".".join(s or "?" for s in strings[-2:]))
-            if kind in _STRING_OPS or kind in {"GET", "BINGET", "LONG_BINGET"}:
-                last = arg if kind in _STRING_OPS else memo.get(int(arg))
-                strings.append(last)
-            elif kind == "MEMOIZE":
-                memo[len(memo)] = last
-            elif kind in {"PUT", "BINPUT", "LONG_BINPUT"}:
-                memo[int(arg)] = last
-            else:
-                last = None
-    except Exception:  # a truncated or corrupt pickle: keep the names read so far
+        while stream.tell() < len(data):
+            recorder = _GlobalsRecorder(stream)  # one per pickle: memo indices start again at 0
+            try:
+                recorder.load()
+            finally:
+                names += recorder.names
+            complete = True
+    except Exception:  # a truncated or corrupt pickle, or the storages after a legacy file's pickles
         pass
-    return list(dict.fromkeys(names))
+    return list(dict.fromkeys(names)), complete
 
 
 def _load_safetensors(data: bytes | Path, name: str) -> dict[str, Any]:

@@ -20,6 +20,8 @@ from mp_core.errors import CheckpointError
 from tests.helpers_pickle import RunsCode
 
 M, N = 1.05, -2.67
+#: FineGym's slope and shift worked out by hand: a = 5 / (0.45 tanh 1.05 + 0.1), b = 0.6 tanh(-2.67)
+SLOPE, SHIFT = 11.066528716724, -0.594272423862
 
 
 def model_state() -> dict[str, torch.Tensor]:
@@ -112,11 +114,16 @@ def test_json_both_forms_and_round_trip(tmp_path: Path) -> None:
     (tmp_path / "mn.json").write_text(json.dumps({"m": M, "n": N}))
     assert_loaded(load_params(tmp_path / "mn.json"))
     params = MotionParams(M, N)
-    (tmp_path / "ab.json").write_text(json.dumps({"slope": params.slope, "shift": params.shift}))
+    (tmp_path / "ab.json").write_text(json.dumps({"slope": SLOPE, "shift": SHIFT}))
     assert_loaded(load_params(tmp_path / "ab.json"))
     save_params(tmp_path / "saved.json", params)
     assert load_params(tmp_path / "saved.json") == params
-    assert json.loads(params_to_json(params)) == params.as_dict()
+    assert json.loads(params_to_json(params)) == {
+        "m": M,
+        "n": N,
+        "slope": pytest.approx(SLOPE, abs=1e-11),
+        "shift": pytest.approx(SHIFT, abs=1e-11),
+    }
     buffer = io.BytesIO()
     save_params(buffer, params)
     assert load_params(buffer.getvalue(), name="values.json") == params
@@ -256,6 +263,33 @@ def test_torch_save_with_protocol_4_is_refused_naming_the_call(tmp_path: Path) -
     assert not marker.exists()
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
+@pytest.mark.parametrize("protocol", [2, 4])
+def test_legacy_torch_files_that_would_run_code_are_refused_naming_the_call(
+    tmp_path: Path, protocol: int
+) -> None:
+    # torch.save's format before 1.6: several pickles in a row, then the storages' raw bytes
+    marker = tmp_path / "pwned"
+    path = tmp_path / "old.pth"
+    checkpoint = {"model_state": model_state(), "x": RunsCode(marker)}
+    torch.save(checkpoint, path, _use_new_zipfile_serialization=False, pickle_protocol=protocol)
+    with pytest.raises(CheckpointError, match=r"refused: loading it would run code.*\((posix|os)\.system\)"):
+        load_params(path)
+    assert not marker.exists()
+
+
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
+@pytest.mark.parametrize("protocol", [4, 5])
+def test_harmless_files_of_protocols_torch_cannot_read_say_to_resave(tmp_path: Path, protocol: int) -> None:
+    # torch's weights-only loader stops at protocol 4's STACK_GLOBAL ("Unsupported operand 149"): the file
+    # is neither corrupt nor dangerous, and the message says what to do
+    path = tmp_path / "p.pt"
+    torch.save(model_state(), path, pickle_protocol=protocol)
+    with pytest.raises(CheckpointError, match=r"p\.pt: saved with a pickle protocol.*re-save it") as raised:
+        load_params(path)
+    assert "corrupt" not in str(raised.value) and "run code" not in str(raised.value)
+
+
 def test_objects_outside_weights_only_are_refused_by_name(tmp_path: Path) -> None:
     # numpy scalars (a best accuracy, an epoch) and argparse args are common in checkpoints; torch's
     # weights-only loader does not build them, and neither do we: the message says which and what to do
@@ -316,7 +350,12 @@ def test_folder_and_text_mode_file(tmp_path: Path) -> None:
 def test_save_params_to_a_text_file() -> None:
     text = io.StringIO()
     save_params(text, MotionParams(M, N))
-    assert json.loads(text.getvalue()) == MotionParams(M, N).as_dict()
+    assert json.loads(text.getvalue()) == {
+        "m": M,
+        "n": N,
+        "slope": pytest.approx(SLOPE),
+        "shift": pytest.approx(SHIFT),
+    }
     assert load_params(text.getvalue().encode(), name="values.json") == MotionParams(M, N)
 
 

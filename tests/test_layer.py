@@ -229,15 +229,18 @@ def test_state_dict_and_reference_checkpoint_loading():
     assert set(layer.state_dict()) == {"m", "n"}
     assert layer.m.shape == layer.n.shape == (1,)
     model_state = {
-        "backbone.conv.weight": torch.zeros(2, 2),
+        "backbone.fc.weight": torch.zeros(2, 2),
         "vmps.m": torch.tensor([1.05]),
         "vmps.n": torch.tensor([-2.67]),
     }
-    prefix = "vmps."
-    own = {key.removeprefix(prefix): value for key, value in model_state.items() if key.startswith(prefix)}
-    layer.load_state_dict(own)
+    # as in the reference model: the layer is the model's `vmps` attribute, and torch routes the keys
+    model = torch.nn.ModuleDict({"backbone": torch.nn.ModuleDict({"fc": torch.nn.Linear(2, 2, bias=False)})})
+    model["vmps"] = layer
+    model.load_state_dict(model_state)  # strict: every key found, none missing
     assert layer.params.m == pytest.approx(1.05) and layer.params.n == pytest.approx(-2.67)
-    assert layer.params.slope == pytest.approx(MotionParams(1.05, -2.67).slope, rel=1e-6)
+    # by hand: a = 5 / (0.45 tanh 1.05 + 0.1) = 5 / (0.45 * 0.781806 + 0.1), b = 0.6 tanh(-2.67)
+    assert layer.params.slope == pytest.approx(11.066529, rel=1e-6)
+    assert layer.params.shift == pytest.approx(-0.594272, abs=1e-6)
     ref = ReferenceVMPs()
     ref.load_state_dict(layer.state_dict())  # and the reverse direction
 

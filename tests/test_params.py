@@ -72,17 +72,24 @@ def test_ranges_constants() -> None:
     assert SHIFT_RANGE == (-0.6, 0.6)
 
 
-def test_published_values() -> None:
-    expected = {
-        "FineGym": (1.05, -2.67),
-        "HMDB-51": (0.2646, -0.6615),
-        "MPII Cooking 2": (0.257, 0.053),
-        "UCF-Crime": (0.8916, -0.2543),
-    }
-    for name, (m, n) in expected.items():
-        assert PRESETS[name].params == MotionParams(m, n)
-        assert PRESETS[name].penalty_weight is None
-        assert "ACML 2024" in PRESETS[name].source
+@pytest.mark.parametrize(
+    ("name", "m", "n", "slope", "shift"),
+    [
+        # (m, n) as published (brief: Chen et al., ACML 2024); a, b worked out by hand to 6 digits, e.g.
+        # FineGym: tanh 1.05 = 0.781806, a = 5 / (0.45 * 0.781806 + 0.1) = 11.066529; b = 0.6 tanh -2.67
+        ("FineGym", 1.05, -2.67, 11.066529, -0.594272),
+        ("HMDB-51", 0.2646, -0.6615, 23.108900, -0.347616),
+        ("MPII Cooking 2", 0.257, 0.053, 23.455532, 0.031770),
+        ("UCF-Crime", 0.8916, -0.2543, 11.891104, -0.149374),
+    ],
+)
+def test_published_values(name: str, m: float, n: float, slope: float, shift: float) -> None:
+    preset = PRESETS[name]
+    assert (preset.params.m, preset.params.n) == (m, n)
+    assert preset.params.slope == pytest.approx(slope, abs=1e-6)
+    assert preset.params.shift == pytest.approx(shift, abs=1e-6)
+    assert preset.penalty_weight is None
+    assert "ACML 2024" in preset.source
 
 
 def test_lambda_sweep_in_order_with_values() -> None:
@@ -100,6 +107,9 @@ def test_lambda_sweep_in_order_with_values() -> None:
         (1.28, -3.27),
     ]
     assert all(p.dataset == "FineGym" and p.name.startswith("FineGym λ=") for p in sweep)
+    # a, b worked out by hand at both ends of the sweep
+    assert (sweep[0].params.slope, sweep[0].params.shift) == pytest.approx((9.608617, -0.152577), abs=1e-6)
+    assert (sweep[-1].params.slope, sweep[-1].params.shift) == pytest.approx((10.300396, -0.598269), abs=1e-6)
 
 
 def test_presets_are_read_only() -> None:
@@ -108,5 +118,11 @@ def test_presets_are_read_only() -> None:
 
 
 def test_as_dict() -> None:
-    params = MotionParams(0.5, 0.25)
-    assert params.as_dict() == {"m": 0.5, "n": 0.25, "slope": params.slope, "shift": params.shift}
+    # tanh m = 0.5 and tanh n = -0.5 (m = -n = ln(3)/2): a = 5 / (0.45 * 0.5 + 0.1) = 200/13, b = -0.3
+    m = math.log(3) / 2
+    assert MotionParams(m, -m).as_dict() == {
+        "m": pytest.approx(0.5493061443),
+        "n": pytest.approx(-0.5493061443),
+        "slope": pytest.approx(200 / 13, rel=1e-14),
+        "shift": pytest.approx(-0.3, rel=1e-14),
+    }
