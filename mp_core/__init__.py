@@ -52,7 +52,13 @@ _LAZY = {
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        try:
+            module = importlib.import_module(_LAZY[name])
+        except ModuleNotFoundError as err:  # a core-only install: say which extra brings it
+            raise ModuleNotFoundError(
+                f"mp_core.{name} needs {err.name}: pip install 'motion-prompt-explorer[video]'", name=err.name
+            ) from err
+        return getattr(module, name)
     raise AttributeError(f"module 'mp_core' has no attribute {name!r}")
 
 
