@@ -5,13 +5,13 @@ from __future__ import annotations
 import io
 import json
 
+import numpy as np
 import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from mp_core import PRESETS, lambda_sweep
+from mp_core import PRESETS, MotionParams, lambda_sweep
 from mp_core.video_io import read_clip_uniform
-from mp_core.viz import clip_view as view
 from tests.conftest import REPO_ROOT
 from tests.helpers_pickle import code_running_checkpoint
 from ui.samples import list_samples
@@ -28,10 +28,21 @@ def compare() -> AppTest:
 
 
 @pytest.fixture(scope="module")
-def default_clip() -> view.ClipData:
+def default_frames() -> np.ndarray:
     """The page's default clip decoded here on its own: first shipped sample, 16 frames spread, 320 px."""
-    clip = read_clip_uniform(list_samples()[0].path, 16, max_side=320)
-    return view.prepare_clip(clip, "cpu", "default")
+    return read_clip_uniform(list_samples()[0].path, 16, max_side=320).frames.numpy()
+
+
+def numpy_stats(frames: np.ndarray, params: MotionParams) -> tuple[float, float]:
+    """Mean attention and R of a clip (T, H, W, 3 uint8), straight from the paper's formulas in float64."""
+    x = frames.astype(np.float64) / 255
+    gray = 0.299 * x[..., 0] + 0.587 * x[..., 1] + 0.114 * x[..., 2]
+    a = 5 / (0.45 * abs(np.tanh(params.m)) + 0.1)
+    b = 0.6 * np.tanh(params.n)
+    attention = 1 / (1 + np.exp(-a * (np.diff(gray, axis=0) - b)))
+    height, width = gray.shape[1:]
+    variation = ((attention[1:] - attention[:-1]) ** 2).sum(axis=(1, 2)) / (height * width)
+    return attention.mean(), variation.mean()
 
 
 def images(at: AppTest, prefix: str) -> dict[str, str]:
@@ -50,16 +61,13 @@ def test_parameter_sets_side_by_side_with_one_curve_chart(compare: AppTest) -> N
     assert traces == ["differences D", "1: current", "2: FineGym", "3: HMDB-51"]
 
 
-def test_column_numbers_match_the_clip(compare: AppTest, default_clip: view.ClipData) -> None:
-    shown = [(m.label, m.value) for m in compare.metric]
-    expected = []
-    for preset in ("MPII Cooking 2", "FineGym", "HMDB-51"):  # the sliders start at MPII Cooking 2's values
-        stats = view.clip_stats(default_clip, PRESETS[preset].params)
-        expected += [
-            ("Mean attention", f"{stats.mean_attention:.3f}"),
-            ("R (clip)", f"{stats.variation_mean:.4g}"),
-        ]
-    assert shown == expected
+def test_column_numbers_match_the_clip(compare: AppTest, default_frames: np.ndarray) -> None:
+    shown = [(m.label, float(m.value)) for m in compare.metric]
+    assert [label for label, _ in shown] == ["Mean attention", "R (clip)"] * 3
+    for index, preset in enumerate(("MPII Cooking 2", "FineGym", "HMDB-51")):  # sliders start at MPII's
+        mean, variation = numpy_stats(default_frames, PRESETS[preset].params)
+        assert shown[2 * index][1] == pytest.approx(mean, abs=0.0005 + 1e-6)  # shown with 3 decimals
+        assert shown[2 * index + 1][1] == pytest.approx(variation, rel=0.0005 + 1e-5)  # 4 significant digits
     slopes = [md.value for md in compare.markdown if md.value.startswith("a = ")]
     # FineGym (m, n) = (1.05, -2.67): a = 5 / (0.45 tanh 1.05 + 0.1) = 11.067, b = 0.6 tanh(-2.67) = -0.594
     assert slopes[1] == "a = **11.07**, b = **-0.594** (m = 1.0500, n = -2.6700)"
@@ -126,7 +134,7 @@ def test_power_normalizations_rows_and_sliders(compare: AppTest) -> None:
     assert images(compare, "Attention · ")["Attention · SigmE"] == rows["Attention · SigmE"]
 
 
-def test_lambda_sweep_row_chart_and_table(compare: AppTest, default_clip: view.ClipData) -> None:
+def test_lambda_sweep_row_chart_and_table(compare: AppTest, default_frames: np.ndarray) -> None:
     compare.segmented_control(key="w.cmp.view").set_value("λ sweep").run()
     assert not compare.exception
     captions = [i.captions[0] for i in compare.get("image") if i.captions[0].startswith("λ = ")]
@@ -135,8 +143,8 @@ def test_lambda_sweep_row_chart_and_table(compare: AppTest, default_clip: view.C
     table = compare.dataframe[0].value
     assert list(table["λ"]) == [p.penalty_weight for p in lambda_sweep()]
     assert "motion focus" not in table.columns  # a real clip has no ground truth
-    means = [round(view.clip_stats(default_clip, p.params).mean_attention, 4) for p in lambda_sweep()]
-    assert list(table["mean attention"]) == means
+    means = [numpy_stats(default_frames, p.params)[0] for p in lambda_sweep()]
+    assert list(table["mean attention"]) == pytest.approx(means, abs=0.00005 + 1e-6)  # 4 decimals
 
 
 def test_synthetic_clip_adds_motion_focus(compare: AppTest) -> None:

@@ -55,8 +55,24 @@ def test_range_symmetry_and_monotonicity(name: str) -> None:
         assert out.min() >= 0 and out.max() <= 1 + 1e-12
         assert torch.equal(out, spec(-d, value))  # the sign of the change is ignored
         assert (out[1:] >= out[:-1]).all()  # a larger change never gets less attention
-    assert spec.min <= spec.default <= spec.max
-    assert spec.formula and spec.param_name in {"γ", "η"}
+
+
+#: Each registry entry's function at |D| = 0.5, written out from the paper's definitions.
+AT_HALF = {
+    "Gamma": lambda p: 0.5**p,
+    "MaxExp": lambda p: 1 - 0.5**p,
+    "SigmE": lambda p: 2 / (1 + math.exp(-0.5 * p)) - 1,
+    "AsinhE": lambda p: math.asinh(0.5 * p) / math.asinh(p),
+}
+
+
+@pytest.mark.parametrize("name", list(NORM_SPECS))
+def test_each_slider_drives_the_function_it_names(name: str) -> None:
+    spec = NORM_SPECS[name]
+    assert spec.check(spec.default) == spec.default  # the default lies in the slider's range
+    d = torch.tensor([0.5, -0.5], dtype=torch.float64)
+    for value in (spec.min, spec.default, spec.max):
+        assert spec(d, value).tolist() == pytest.approx([AT_HALF[name](value)] * 2, rel=1e-12)
 
 
 def test_magnitudes_beyond_one_are_clamped() -> None:

@@ -23,7 +23,7 @@ def test_colormap_matches_matplotlib_at_quantized_levels() -> None:
 def test_difference_is_centred_on_zero_with_symmetric_range() -> None:
     diff = torch.tensor([[-0.2, 0.0, 0.4]])
     image = render.difference_image(diff)
-    table = matplotlib.colormaps[render.DIFFERENCE_CMAP](np.arange(256), bytes=True)[:, :3]
+    table = matplotlib.colormaps["RdBu_r"](np.arange(256), bytes=True)[:, :3]  # red up, blue down
     # limit = 0.4: -0.2 sits at a quarter of the bar, 0 in the middle, 0.4 at the end
     assert np.array_equal(image[0].numpy(), table[[round(255 * 0.25), 128, 255]])
     mirrored = render.difference_image(-diff, limit=0.4)
@@ -44,14 +44,24 @@ def test_frames_to_uint8_is_channels_last_and_leaves_input_alone() -> None:
     assert torch.equal(out[1, 4, 6], (frames[1, :, 4, 6] * 255).round().to(torch.uint8))
 
 
+def test_attention_colours_are_viridis() -> None:
+    table = matplotlib.colormaps["viridis"](np.arange(256), bytes=True)[:, :3]
+    image = render.attention_image(torch.tensor([[0.0, 0.5, 1.0]]))
+    assert np.array_equal(image[0].numpy(), table[[0, 128, 255]])  # round(0.5 * 255) = 128
+
+
 def test_overlay_formula_and_shape_check() -> None:
-    frame = torch.randint(0, 256, (4, 6, 3), dtype=torch.uint8)
-    attention = torch.rand(4, 6)
-    colours = render.attention_image(attention).float()
-    expected = (0.7 * frame.float() + 0.3 * colours).round().to(torch.uint8)
-    assert torch.equal(render.overlay(frame, attention, alpha=0.3), expected)
+    generator = np.random.default_rng(0)
+    frame = generator.integers(0, 256, (4, 6, 3), dtype=np.uint8)
+    attention = generator.random((4, 6), dtype=np.float32)
+    table = matplotlib.colormaps["viridis"](np.arange(256), bytes=True)[:, :3]
+    colours = table[np.round(attention * 255).astype(int)]
+    expected = np.round(0.7 * frame + 0.3 * colours).astype(np.uint8)
+    out = render.overlay(torch.from_numpy(frame), torch.from_numpy(attention), alpha=0.3).numpy()
+    assert np.abs(out.astype(int) - expected).max() <= 1  # float32 against float64 at .5 ties
+    assert (out == expected).mean() > 0.95
     with pytest.raises(ValueError, match="must match"):
-        render.overlay(frame, attention[:3])
+        render.overlay(torch.from_numpy(frame), torch.from_numpy(attention[:3]))
 
 
 def test_png_round_trip() -> None:
