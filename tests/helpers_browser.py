@@ -6,6 +6,7 @@ without having run them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -13,7 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -111,3 +112,36 @@ def full_page_screenshot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def slider_value(slider) -> float:
+    return float(slider.get_attribute("aria-valuenow"))
+
+
+def press_keys(page, slider, presses: int, changed: Callable[[], None], attempts: int = 3) -> None:
+    """Press ArrowRight ``presses`` times on ``slider`` (its range input); wait for ``changed`` (raises on
+    timeout).
+
+    A press that lands while a rerun redraws the slider can be lost. The slider's value tells how many
+    were: those are pressed again, but lost input is a bug users feel, so this fails when more than one
+    press in ten had to be repeated, instead of hiding it behind retries.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    step = float(slider.get_attribute("step"))
+    target = float(slider.input_value()) + presses * step
+    pending, repeated = presses, 0
+    for _ in range(attempts):
+        slider.focus()
+        for _ in range(pending):
+            page.keyboard.press("ArrowRight")
+        with contextlib.suppress(PlaywrightTimeout):  # checked below, from the slider's value
+            changed()
+        wait_ready(page)
+        pending = round((target - float(slider.input_value())) / step)
+        if pending <= 0:
+            break
+        repeated += pending
+    assert pending == 0, f"{pending} of {presses} key presses still lost after {attempts} rounds"
+    assert repeated * 10 <= presses, f"{repeated} of {presses} key presses were lost and had to be repeated"
+    changed()

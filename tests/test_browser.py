@@ -10,9 +10,8 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.helpers_browser import READY, full_page_screenshot, wait_ready
+from tests.helpers_browser import READY, full_page_screenshot, press_keys, wait_ready
 from tests.helpers_video import make_video
 
 pytestmark = pytest.mark.browser
@@ -55,19 +54,11 @@ def wait_image_changed(page, title: str, before: str | None, timeout_ms: float =
 
 
 def nudge_shift_until_attention_changes(page) -> None:
-    """Move 'Shift b' with the keyboard and wait for a new attention image."""
+    """Move 'Shift b' by 0.02 with the keyboard (a visible change); wait for a new attention map."""
     before = image_src(page, "Attention")
     assert before is not None
     slider = page.get_by_role("slider", name="Shift b")
-    for _ in range(3):  # keys pressed while a rerun redraws the slider can be lost on a loaded machine
-        slider.focus()
-        for _ in range(20):  # 0.02 in shift: a visible change of the map
-            page.keyboard.press("ArrowRight")
-        try:
-            wait_image_changed(page, "Attention", before)
-            break
-        except PlaywrightTimeout:
-            wait_ready(page)
+    press_keys(page, slider, 20, lambda: wait_image_changed(page, "Attention", before))
     wait_ready(page)
     assert image_src(page, "Attention") not in {before, None}
 

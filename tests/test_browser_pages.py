@@ -8,11 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from mp_core.synthetic import synthetic_clip
 from mp_core.video_io import write_video
-from tests.helpers_browser import full_page_screenshot, wait_ready
+from tests.helpers_browser import full_page_screenshot, press_keys, wait_ready
 
 pytestmark = pytest.mark.browser
 
@@ -60,17 +59,14 @@ def test_compare_sets_norms_and_sweep(app_url: str, page) -> None:
     assert rows == [f"Attention · {n}" for n in ("Ours", "Gamma", "MaxExp", "SigmE", "AsinhE")]
     before = page.evaluate(SRC_BY_CAPTION, "Attention · Gamma")
     slider = page.get_by_role("slider", name="Gamma γ")
-    for _ in range(3):  # a key press landing during a rerun can be lost on a loaded machine
-        slider.focus()
-        for _ in range(5):
-            page.keyboard.press("ArrowRight")
-        try:
-            page.wait_for_function(
-                f"(b) => ({SRC_BY_CAPTION})('Attention · Gamma') !== b", arg=before, timeout=10_000
-            )
-            break
-        except PlaywrightTimeout:  # the presses were lost: press again
-            wait_ready(page)
+    press_keys(
+        page,
+        slider,
+        5,
+        lambda: page.wait_for_function(
+            f"(b) => ({SRC_BY_CAPTION})('Attention · Gamma') !== b", arg=before, timeout=10_000
+        ),
+    )
     wait_ready(page)
     assert page.evaluate(SRC_BY_CAPTION, "Attention · Gamma") not in {before, None}
     assert_no_exception(page)
