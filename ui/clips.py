@@ -74,14 +74,22 @@ def decode_clip(
         return _synthetic(ident, sampling).clip
     source = _data if kind == "upload" else ident
     if mode == "uniform":
-        # A clip shorter than asked for is shown whole: repeated frames would only add zero differences.
-        info = probe(source)
-        if info.frame_count_exact and start == 0:
-            available = info.frame_count
-        else:
-            available = max(1, math.ceil((info.duration - start) * info.fps)) if info.duration else frames
-        return read_clip_uniform(source, min(frames, available), start=start, max_side=max_side)
+        count = uniform_frame_count(probe(source), start, frames)
+        return read_clip_uniform(source, count, start=start, max_side=max_side)
     return read_clip(source, max_frames=frames, stride=stride, start=start, max_side=max_side)
+
+
+def uniform_frame_count(info: VideoInfo, start: float, frames: int) -> int:
+    """Frames to spread from ``start``: ``frames``, or all there are when the clip is shorter.
+
+    A clip shorter than asked for is shown whole: repeated frames would only add zero differences. The
+    count is the container's when it is exact and the read starts at 0, else duration × fps from ``start``.
+    """
+    if info.frame_count_exact and start == 0:
+        available = info.frame_count
+    else:
+        available = max(1, math.ceil((info.duration - start) * info.fps)) if info.duration else frames
+    return min(frames, available)
 
 
 def _synthetic(ident: str, sampling: tuple[float, int, str, int, int]) -> SyntheticClip:
