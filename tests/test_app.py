@@ -39,6 +39,11 @@ def test_home_runs_and_draws_the_pipeline() -> None:
     assert not at.exception
     assert at.title[0].value == "Motion Prompt Explorer"
     assert len(at.get("plotly_chart")) == 1
+    # the shipped sample is credited where it is chosen (its licence asks for attribution)
+    credit = [c.value for c in at.sidebar.caption if "Peter Braden" in c.value]
+    assert credit and "(Expat (MIT))" in credit[0]
+    at.sidebar.selectbox(key="w.sample").set_value("cyclist_static_cam").run()
+    assert any("Benoît Markey" in c.value and "CC BY-SA 3.0" in c.value for c in at.sidebar.caption)
 
 
 def test_explore_shows_four_panels_curve_and_stats(explore: AppTest) -> None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from mp_core.video_io import probe, read_clip
-from ui.samples import default_sample, list_samples
+from ui.samples import list_samples
 
 
 def test_samples_are_shipped_small_and_credited(repo_root: Path) -> None:
     samples = list_samples()
     assert len(samples) >= 3
-    assert default_sample().name == "pen_coin"
+    assert samples[0].name == "pen_coin"  # the clip the app opens on
     credits = (repo_root / "assets" / "CLIPS.md").read_text(encoding="utf-8")
     assert sum(s.path.stat().st_size for s in samples) < 5_000_000
     for sample in samples:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["SampleClip", "default_sample", "list_samples"]
+__all__ = ["SampleClip", "list_samples"]
 
 
 @dataclass(frozen=True)
@@ -67,15 +67,3 @@ def list_samples() -> list[SampleClip]:
         for name, title, description, license_, credit in entries
     ]
     return [sample for sample in samples if sample.path.is_file()]
-
-
-def default_sample() -> SampleClip:
-    """The clip the app opens on.
-
-    Raises:
-        FileNotFoundError: no sample clip is present in ``assets/``.
-    """
-    samples = list_samples()
-    if not samples:
-        raise FileNotFoundError(f"no sample clip found in {ASSETS}")
-    return samples[0]

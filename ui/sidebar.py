@@ -99,6 +99,8 @@ def _clip_widgets(state: State) -> None:
                 state["mp.sample"] = samples[0].name
             titles = {s.name: s.title for s in samples}
             st.selectbox("Sample", list(titles), format_func=titles.get, **bind("mp.sample", "w.sample"))
+            shown = next((s for s in samples if s.name == state["mp.sample"]), samples[0])
+            st.caption(f"{shown.description} {shown.credit} ({shown.license}).")
         else:
             st.caption("No sample clips are shipped: a synthetic clip is shown.")
     elif state["mp.source"] == "Upload":
