@@ -21,6 +21,7 @@ from ui.state import (
     on_reset,
     on_shift,
     on_slope,
+    seed,
     sync_param_widgets,
 )
 
@@ -43,6 +44,7 @@ def state_with(m: float, n: float, **widgets: Any) -> dict[str, Any]:
 def test_on_slope_keeps_the_sign_of_m_and_leaves_n(m: float, sign: float) -> None:
     state = state_with(m, -2.67, slope=20.0)
     on_slope(state)
+    sync_param_widgets(state)  # the sidebar's next run
     assert state["mp.m"] == pytest.approx(sign * M_OF_SLOPE_20, rel=1e-12)
     assert state["mp.n"] == -2.67
     assert state["w.slope"] == pytest.approx(20.0, rel=1e-12)
@@ -52,6 +54,7 @@ def test_on_slope_keeps_the_sign_of_m_and_leaves_n(m: float, sign: float) -> Non
 def test_on_shift_sets_n_and_leaves_m() -> None:
     state = state_with(-1.05, 0.0, shift=0.3)
     on_shift(state)
+    sync_param_widgets(state)  # the sidebar's next run
     assert state["mp.n"] == pytest.approx(HALF_LN3, rel=1e-12)
     assert state["mp.m"] == -1.05
     assert state["w.shift"] == pytest.approx(0.3, rel=1e-12)
@@ -62,6 +65,8 @@ def test_on_raw_takes_m_and_n_and_shows_their_slope_and_shift() -> None:
     state["w.m"], state["w.n"] = HALF_LN3, -HALF_LN3
     on_raw(state)
     assert (state["mp.m"], state["mp.n"]) == (HALF_LN3, -HALF_LN3)
+    state["mp.raw"] = False  # the slope/shift sliders shown again: seeded from the raw values
+    sync_param_widgets(state)
     assert state["w.slope"] == pytest.approx(200 / 13, rel=1e-12)  # 5 / (0.45 * 0.5 + 0.1)
     assert state["w.shift"] == pytest.approx(-0.3, rel=1e-12)
 
@@ -81,6 +86,8 @@ def test_sync_clamps_widgets_and_keeps_the_values_exact(m, n, slope, shift, raw_
     sync_param_widgets(state)
     assert state["w.slope"] == pytest.approx(slope, abs=1e-12)
     assert state["w.shift"] == pytest.approx(shift, abs=1e-12)
+    state["mp.raw"] = True  # the raw sliders shown instead
+    sync_param_widgets(state)
     assert (state["w.m"], state["w.n"]) == pytest.approx((raw_m, raw_n), abs=1e-12)
     assert (state["mp.m"], state["mp.n"]) == (m, n)  # the canonical values are not clamped
 
@@ -88,11 +95,13 @@ def test_sync_clamps_widgets_and_keeps_the_values_exact(m, n, slope, shift, raw_
 def test_on_preset_loads_published_values_and_custom_keeps_them() -> None:
     state = state_with(0.0, 0.0, preset="FineGym")
     on_preset(state)
+    sync_param_widgets(state)  # the sidebar's next run
     assert (state["mp.m"], state["mp.n"]) == (1.05, -2.67)
     assert state["mp.preset"] == "FineGym" and "ACML 2024" in state["mp.params_note"]
     assert state["w.slope"] == pytest.approx(11.066529, abs=1e-6)
     state["w.preset"] = CUSTOM
     on_preset(state)
+    sync_param_widgets(state)  # the sidebar's next run
     assert (state["mp.m"], state["mp.n"]) == (1.05, -2.67)
     assert state["mp.preset"] is None
 
@@ -101,6 +110,7 @@ def test_on_reset_goes_back_to_mpii_cooking_and_clears_the_error() -> None:
     state = state_with(3.0, -3.0)
     state["mp.ckpt_error"] = "Could not load ..."
     on_reset(state)
+    sync_param_widgets(state)  # the sidebar's next run
     assert (state["mp.m"], state["mp.n"]) == (0.257, 0.053)
     assert state["mp.preset"] == state["w.preset"] == "MPII Cooking 2"
     assert state["mp.ckpt_error"] == ""
@@ -111,6 +121,7 @@ def test_apply_checkpoint_sets_values_or_keeps_them_with_the_reason() -> None:
     torch.save({"model_state": {"vmps.m": torch.tensor([0.5]), "vmps.n": torch.tensor([-0.25])}}, buffer)
     state = state_with(1.05, -2.67)
     assert apply_checkpoint(state, buffer.getvalue(), "run7.pyth")
+    sync_param_widgets(state)
     assert (state["mp.m"], state["mp.n"]) == (0.5, -0.25)
     assert state["mp.params_note"] == "Loaded from run7.pyth" and state["w.preset"] == CUSTOM
     assert state["w.slope"] == pytest.approx(16.236259, abs=1e-6)  # 5 / (0.45 tanh 0.5 + 0.1)
@@ -119,3 +130,35 @@ def test_apply_checkpoint_sets_values_or_keeps_them_with_the_reason() -> None:
     assert (state["mp.m"], state["mp.n"]) == (0.5, -0.25)
     assert state["mp.ckpt_error"].startswith("Could not load learned values from notes.txt: notes.txt: not a")
     assert apply_checkpoint(state, buffer.getvalue(), "run7.pyth") and state["mp.ckpt_error"] == ""
+
+
+def test_handlers_write_no_widget_key_and_seeding_keeps_what_the_user_set() -> None:
+    # A handler runs as the moved slider's callback: writing that slider's key (or any other widget's) there
+    # makes Streamlit send the value back to the browser, undoing key presses made in the meantime.
+    state = state_with(0.257, 0.053)
+    sync_param_widgets(state)
+    state["w.shift"] = 0.052  # the browser's value
+    widgets = {key: value for key, value in state.items() if key.startswith("w.")}
+    on_shift(state)
+    assert {key: value for key, value in state.items() if key.startswith("w.")} == widgets
+    # the next run: 0.052 -> n -> 0.6 tanh n is 0.052 up to rounding, so the browser's value is not resent
+    sync_param_widgets(state)
+    assert state["w.shift"] == 0.052
+
+
+def test_seed_writes_only_changed_values() -> None:
+    written: list[str] = []
+
+    class Recording(dict):
+        def __setitem__(self, key: str, value: Any) -> None:
+            written.append(key)
+            super().__setitem__(key, value)
+
+    state = Recording({"w.a": 0.1 + 0.2, "w.b": "FineGym"})
+    seed(state, "w.a", 0.3)  # equal up to float rounding
+    seed(state, "w.b", "FineGym")
+    assert written == []
+    seed(state, "w.a", 0.31)
+    seed(state, "w.b", CUSTOM)
+    seed(state, "w.c", 1.0)  # missing: always written
+    assert written == ["w.a", "w.b", "w.c"]

@@ -101,9 +101,22 @@ def _store(widget: str, canonical: str) -> None:
     st.session_state[canonical] = st.session_state[widget]
 
 
+def seed(state: State, widget: str, value: Any) -> None:
+    """Set a widget's value unless it already has it (to float rounding).
+
+    Writing a widget's key sends the value to the browser, where it replaces what the user did since the
+    run began: key presses made during a rerun would be lost.
+    """
+    old = state.get(widget)
+    if isinstance(old, float) and isinstance(value, float) and math.isclose(old, value, rel_tol=1e-9):
+        return
+    if old != value or widget not in state:
+        state[widget] = value
+
+
 def bind(canonical: str, widget: str) -> dict[str, Any]:
     """Seed ``widget`` from ``canonical`` and write back on change: kwargs for the widget call."""
-    st.session_state[widget] = st.session_state[canonical]
+    seed(st.session_state, widget, st.session_state[canonical])
     return {"key": widget, "on_change": _store, "args": (widget, canonical)}
 
 
@@ -119,21 +132,27 @@ def _clamp(value: float, low: float, high: float) -> float:
 
 
 def sync_param_widgets(state: State) -> None:
-    """Seed the slope/shift and raw m/n widgets from the canonical (m, n), clamped to the slider ranges."""
+    """Seed the slope/shift or raw m/n widgets (those shown) from the canonical (m, n), clamped to the
+    slider ranges; called by the sidebar before it creates them."""
     params = current_params(state)
-    state["w.slope"] = _clamp(params.slope, SLOPE_SLIDER[0], SLOPE_SLIDER[1])
-    state["w.shift"] = _clamp(params.shift, SHIFT_SLIDER[0], SHIFT_SLIDER[1])
-    state["w.m"] = _clamp(params.m, RAW_SLIDER[0], RAW_SLIDER[1])
-    state["w.n"] = _clamp(params.n, RAW_SLIDER[0], RAW_SLIDER[1])
-    state["w.preset"] = state["mp.preset"] or CUSTOM
+    if state["mp.raw"]:
+        seed(state, "w.m", _clamp(params.m, RAW_SLIDER[0], RAW_SLIDER[1]))
+        seed(state, "w.n", _clamp(params.n, RAW_SLIDER[0], RAW_SLIDER[1]))
+    else:
+        seed(state, "w.slope", _clamp(params.slope, SLOPE_SLIDER[0], SLOPE_SLIDER[1]))
+        seed(state, "w.shift", _clamp(params.shift, SHIFT_SLIDER[0], SHIFT_SLIDER[1]))
+    seed(state, "w.preset", state["mp.preset"] or CUSTOM)
 
 
 def set_params(state: State, params: MotionParams, preset: str | None = None, note: str = "") -> None:
-    """Make ``params`` current, and show them in the widgets on the next run."""
+    """Make ``params`` current; the sidebar shows them in its widgets on the next run.
+
+    No widget key is written here: handlers run as the widget's callback, and writing the moved slider's
+    own key there makes Streamlit send the value back, undoing key presses made in the meantime.
+    """
     state["mp.m"], state["mp.n"] = params.m, params.n
     state["mp.preset"] = preset
     state["mp.params_note"] = note
-    sync_param_widgets(state)
 
 
 def on_slope(state: State) -> None:
