@@ -366,6 +366,10 @@ def read_clip_uniform(
     each taking the frame on screen at that time (the index truncation of PySlowFast's sampler); a frame
     repeats when the span holds fewer frames than asked for.
 
+    Targets further apart than a keyframe interval are reached by seeking, closer ones by decoding through,
+    so the cost grows with the frames kept, not with the video's length. A pipe (a file object that cannot
+    seek) is read into memory once.
+
     Example:
         >>> import io
         >>> buffer = io.BytesIO()
@@ -375,25 +379,151 @@ def read_clip_uniform(
     """
     if num_frames < 1:
         raise VideoError(f"num_frames must be >= 1, got {num_frames}")
-    info = probe(source)
-    last = info.duration - 1.0 / info.fps if info.duration > 0 else start
-    stop = min(end, last) if end is not None else last
+    if not (math.isfinite(start) and start >= 0):
+        raise VideoError(f"start must be a time >= 0 in seconds, got {start}")
     if end is not None and end < start:
         raise VideoError(f"end ({end:g} s) must not be before start ({start:g} s)")
-    stop = max(stop, start)
+    source = _rereadable(source)
+    info = probe(source)
+    duration, note = info.duration, ()
+    if duration <= 0:  # raw streams (.h264) state no duration: count the packets (no decoding)
+        duration = _scanned_duration(source, info.fps)
+        note = (f"the file states no duration; {duration:.2f} s counted from its packets",)
+    last = duration - 1.0 / info.fps
+    stop = max(min(end, last) if end is not None else last, start)
     targets = np.linspace(start, stop, num_frames) if num_frames > 1 else np.array([start])
-    period = 1.0 / info.fps
-    cursor = 0
+    clip = _decode_at(source, targets.tolist(), max_side=max_side)
+    return replace(clip, warnings=clip.warnings + note) if note else clip
 
-    def keep(_: int, time: float) -> int:
-        nonlocal cursor
-        first = cursor
-        # This frame is on screen over [time, time + period): it serves every target in there.
-        while cursor < num_frames and targets[cursor] < time + period - 1e-6:
-            cursor += 1
-        return cursor - first
 
-    return _decode(source, keep, start=start, max_side=max_side, done=lambda _: cursor >= num_frames)
+def _scanned_duration(source: VideoSource, fps: float) -> float:
+    """End time of the last video packet (or packets / fps without timestamps), by demuxing only."""
+    with _open_input(source) as (container, _):
+        stream = container.streams.video[0]
+        offset = _start_offset(stream)
+        count, end = 0, 0.0
+        for packet in container.demux(stream):
+            if packet.size == 0:
+                continue  # the demuxer's end-of-stream marker
+            count += 1
+            if packet.pts is not None and packet.time_base is not None:
+                length = packet.duration * packet.time_base if packet.duration else 1 / fps
+                end = max(end, float(packet.pts * packet.time_base - offset + length))
+        return end if end > 0 else count / fps
+
+
+def _rereadable(source: VideoSource) -> VideoSource:
+    """The source as something that can be opened twice: a pipe is read into a named in-memory file."""
+    opened, name = open_source(source, VideoError, "video file")
+    if isinstance(opened, bytes):
+        buffer = io.BytesIO(opened)
+        buffer.name = name
+        return buffer
+    return opened
+
+
+def _decode_at(source: VideoSource, targets: list[float], *, max_side: int | None) -> Clip:
+    """The frame on screen at each of the sorted ``targets`` (seconds after the stream's start).
+
+    A frame is on screen from its timestamp until the next frame's. Decoding seeks to a target when it is
+    further ahead than the longest keyframe interval known so far (learned from the keyframes decoded and
+    from where seeks land), else it decodes through: a seek decodes from the keyframe before its target.
+    """
+    picked: list[np.ndarray] = []
+    times: list[float] = []
+    warnings: list[str] = []
+    with _open_input(source) as (container, name):
+        stream = container.streams.video[0]
+        fps = _stream_fps(stream)
+        if fps is None:
+            warnings.append(f"the file states no frame rate; assuming {FALLBACK_FPS:g} fps")
+            fps = FALLBACK_FPS
+        offset = _start_offset(stream)
+        to_rgb = _RgbConverter(max_side)
+        tolerance = min(1e-3, 0.25 / fps)
+        problems: list[str] = []
+        frames = _frames_from(container, stream, targets[0], offset, problems)
+        previous: av.VideoFrame | None = None
+        previous_time = 0.0
+        gop = 0.0  # a lower bound of the keyframe interval (seconds)
+        last_key: float | None = None
+        count = 0
+        while len(picked) < len(targets):
+            frame = next(frames, None)
+            if frame is None:
+                break
+            time = _frame_time(frame, offset, count / fps)
+            count += 1
+            if frame.key_frame:
+                if last_key is not None and time > last_key:
+                    gop = max(gop, time - last_key)
+                last_key = time
+            elif last_key is not None:
+                gop = max(gop, time - last_key)  # no keyframe since last_key
+            # Container timestamps are rounded (MKV/WebM to 1 ms): a target that close to a frame is on it.
+            while len(picked) < len(targets) and targets[len(picked)] < time - tolerance:
+                chosen, chosen_time = (previous, previous_time) if previous is not None else (frame, time)
+                picked.append(to_rgb(chosen))
+                times.append(chosen_time)
+            previous, previous_time = frame, time
+            if len(picked) < len(targets) and targets[len(picked)] - time > max(gop, 1.5 / fps):
+                target = targets[len(picked)]
+                frames = _frames_from(container, stream, target, offset, problems)
+                previous, last_key = None, None
+                first = next(frames, None)
+                if first is None:
+                    break
+                landed = _frame_time(first, offset, target)
+                gop = max(gop, target - landed)  # the seek found no keyframe in (landed, target]
+                frames = itertools.chain([first], frames)
+        while previous is not None and len(picked) < len(targets):  # the last frame stays on screen
+            picked.append(to_rgb(previous))
+            times.append(previous_time)
+        if problems and not picked:
+            raise VideoError(f"{name}: no decodable frame ({problems[0]})")
+        if problems:
+            warnings.append(
+                f"{len(problems)} packet(s) failed to decode after {len(picked)} frames were kept: the file "
+                f"looks truncated or damaged ({problems[0]})"
+            )
+        original = to_rgb.original or (stream.codec_context.height, stream.codec_context.width)
+        codec = stream.codec_context.name
+    if not picked:
+        raise VideoError(f"{name}: no frame at or after start = {targets[0]:g} s")
+    return Clip(
+        frames=_stack_releasing(picked),
+        fps=fps,
+        timestamps=tuple(times),
+        name=name,
+        original_size=original,
+        codec=codec,
+        warnings=tuple(warnings),
+    )
+
+
+class _RgbConverter:
+    """Frames to upright RGB uint8 of one size (set by the first frame); a repeated frame converts once."""
+
+    def __init__(self, max_side: int | None) -> None:
+        self.max_side = max_side
+        self.size: tuple[int, int] | None = None
+        self.turns = 0
+        self.original: tuple[int, int] | None = None
+        self._last: tuple[av.VideoFrame, np.ndarray] | None = None
+
+    def __call__(self, frame: av.VideoFrame) -> np.ndarray:
+        if self._last is not None and self._last[0] is frame:
+            return self._last[1]
+        if self.size is None:
+            self.size = _scaled_size(frame.height, frame.width, self.max_side)
+            self.turns = _quarter_turns(frame)
+            self.original = (frame.width, frame.height) if self.turns % 2 else (frame.height, frame.width)
+        height, width = self.size
+        rgb = frame.to_ndarray(format="rgb24", height=height, width=width, interpolation="AREA")
+        if self.turns:
+            rgb = np.ascontiguousarray(np.rot90(rgb, self.turns))
+        self._last = (frame, rgb)
+        return rgb
 
 
 def probe(source: VideoSource) -> VideoInfo:
