@@ -5,22 +5,41 @@ drives Debian chromium with playwright, as the browser tests do. Times are measu
 key press / click until the page shows the new image (playwright polls the DOM on animation frames).
 Targets on the 2-core CPU: slider -> panels <= 300 ms median (64 frames at 224 px); first panels of a
 shipped sample <= 2 s.
+
+`--sessions N` (the room mode) serves N people at once: N chromium processes (one session each, `--uploads K`
+of them with their own uploaded video) press the slope slider together, round after round; it reports
+p50/p95 key press -> changed attention panel, the server's CPU time per press and its RSS, then RSS growth
+over 24 clip switches per session. The same rounds run first against bench/trivial_app.py (one slider,
+four images), the framework's floor on this machine, measured in the same run. Targets (issue 10): 8
+sessions, 4 with uploads: p95 <= 1.5 s, median <= 0.8 s, server CPU <= 100 ms per press; RSS growth over
+the clip switches <= 600 MiB.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
+import os
 import statistics
 import sys
 import time
+from fractions import Fraction
 from pathlib import Path
 
+import av
+import numpy as np
 from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.helpers_browser import CHROMIUM_FLAGS, chromium_path, streamlit_server, wait_ready
+from tests.helpers_browser import (
+    CHROMIUM_FLAGS,
+    chromium_path,
+    streamlit_process,
+    streamlit_server,
+    wait_ready,
+)
 
 SRC_OF = """(title) => {
   for (const el of document.querySelectorAll('[data-testid="stImage"]')) {
@@ -169,10 +188,228 @@ def new_clip_to_panels(page, titles: list[str]) -> list[float]:
     return times
 
 
+#: A signature of the attention panel that changes with its pixels: an <img> captioned "Attention…", else
+#: the canvases of a browser-side viewer (a components-v2 panel draws into canvases).
+PANEL_SIGNATURE = """() => {
+  for (const el of document.querySelectorAll('[data-testid="stImage"]')) {
+    const cap = el.parentElement.querySelector('[data-testid="stImageCaption"]')
+             || el.querySelector('[data-testid="stImageCaption"]');
+    if (cap && cap.textContent.startsWith('Attention')) {
+      const img = el.querySelector('img');
+      return img && img.complete ? img.src : null;
+    }
+  }
+  const canvases = [...document.querySelectorAll('[data-testid="stMain"] canvas')];
+  return canvases.length ? canvases.map((c) => c.toDataURL()).join('|') : null;
+}"""
+CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "motion-prompt-explorer" / "bench"
+
+
+def upload_clip(index: int) -> Path:
+    """A distinct 640×360, 10 s, 30 fps H.264 clip per uploading session (cached between runs)."""
+    path = CACHE / f"room_upload_{index}.mp4"
+    if path.is_file():
+        return path
+    CACHE.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(index)
+    texture = rng.integers(0, 256, (46, 46 + 300, 3), dtype=np.uint8).repeat(8, 0).repeat(8, 1)
+    rate = Fraction(30)
+    partial = path.with_suffix(".part.mp4")
+    with av.open(str(partial), "w") as container:
+        stream = container.add_stream("libx264", rate=rate, options={"preset": "ultrafast"})
+        stream.width, stream.height, stream.pix_fmt = 640, 360, "yuv420p"
+        stream.codec_context.time_base = 1 / rate
+        for t in range(300):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(texture[:360, 8 * t : 8 * t + 640]))
+            frame.pts, frame.time_base = t, stream.codec_context.time_base
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    partial.replace(path)
+    return path
+
+
+def server_cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def server_rss_mib(pid: int) -> float:
+    line = next(x for x in Path(f"/proc/{pid}/status").read_text().splitlines() if x.startswith("VmRSS"))
+    return int(line.split()[1]) / 1024
+
+
+def wait_panel_change(page, before, timeout_ms: float = 60_000) -> None:
+    page.wait_for_function(
+        f"(before) => {{ const now = ({PANEL_SIGNATURE})(); return now !== null && now !== before; }}",
+        arg=before,
+        timeout=timeout_ms,
+        polling="raf",
+    )
+
+
+def choose_source(page, name: str) -> None:
+    """Click a choice of the sidebar's "Clip source" segmented control."""
+    group = page.locator('[data-testid="stSidebar"] [data-testid="stButtonGroup"]').first
+    group.get_by_text(name, exact=True).click()
+
+
+def switch_clip(page, index: int, uploads: bool) -> None:
+    """One clip switch: the next shipped sample, or (uploading sessions, every other time) the upload."""
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    before = page.evaluate(SRC_OF, "Frame")
+    if uploads and index % 2 == 1:
+        choose_source(page, "Upload")
+    else:
+        samples = sidebar.locator('[data-testid="stSelectbox"]').filter(has_text="Sample")
+        if samples.count() == 0:  # the session shows its upload
+            choose_source(page, "Sample")
+            page.wait_for_function(CHANGED, arg=["Frame", before], timeout=120_000, polling="raf")
+            wait_ready(page, 120_000)
+            before = page.evaluate(SRC_OF, "Frame")
+        samples.first.click()
+        titles = ["Cyclist on a court", "Hand tilts a cup", "1906 Grand Prix race car", "Pen pushes a coin"]
+        page.get_by_role("option", name=titles[index % len(titles)]).click()
+    page.wait_for_function(CHANGED, arg=["Frame", before], timeout=120_000, polling="raf")
+    wait_ready(page, 120_000)
+
+
+def session_worker(
+    index: int, url: str, upload: str | None, rounds: int, switches: int, barrier, out
+) -> None:
+    """One person: open the page, upload, then press the slope slider when everyone does; switch clips."""
+    try:
+        _session(index, url, upload, rounds, switches, barrier, out)
+    except BaseException:
+        barrier.abort()  # the others stop waiting for this one
+        raise
+
+
+def _session(index: int, url: str, upload: str | None, rounds: int, switches: int, barrier, out) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        start = time.perf_counter()
+        page.goto(url)
+        page.wait_for_function(f"() => ({PANEL_SIGNATURE})() !== null", timeout=120_000, polling="raf")
+        opened = time.perf_counter() - start
+        wait_ready(page, 120_000)
+        if upload is not None:
+            sidebar = page.locator('[data-testid="stSidebar"]')
+            choose_source(page, "Upload")
+            wait_ready(page, 120_000)
+            sidebar.locator('input[type="file"]').first.set_input_files(upload)
+            sidebar.get_by_text(f"{Path(upload).name} · ").first.wait_for(timeout=120_000)  # its caption
+            wait_ready(page, 120_000)
+        slider = page.get_by_role("slider", name="Slope a")
+        latencies = []
+        barrier.wait()  # everyone is ready: the main process reads the server's CPU time
+        for round_ in range(rounds):
+            barrier.wait()
+            before = page.evaluate(PANEL_SIGNATURE)
+            slider.focus()
+            pressed = time.perf_counter()
+            page.keyboard.press("ArrowRight" if round_ % 2 == 0 else "ArrowLeft")
+            wait_panel_change(page, before)
+            latencies.append(time.perf_counter() - pressed)
+            wait_ready(page, 120_000)
+            time.sleep(0.3)
+        barrier.wait()  # the presses are over: CPU time and RSS again
+        barrier.wait()
+        for switch in range(switches):
+            switch_clip(page, switch, upload is not None)
+        barrier.wait()  # the switches are over: RSS again
+        out.put((index, opened, latencies))
+        browser.close()
+
+
+def room(url: str, pid: int, sessions: int, uploads: int, rounds: int, switches: int) -> dict[str, float]:
+    """N sessions pressing together; returns the figures (seconds, MiB)."""
+    context = multiprocessing.get_context("spawn")
+    barrier, out = context.Barrier(sessions + 1), context.Queue()
+    paths = [str(upload_clip(i)) if i < uploads else None for i in range(sessions)]
+    workers = [
+        context.Process(target=session_worker, args=(i, url, paths[i], rounds, switches, barrier, out))
+        for i in range(sessions)
+    ]
+    for worker in workers:
+        worker.start()
+    barrier.wait(timeout=600)
+    cpu_before, rss_before = server_cpu_s(pid), server_rss_mib(pid)
+    for _ in range(rounds):
+        barrier.wait(timeout=600)
+    barrier.wait(timeout=600)
+    cpu = server_cpu_s(pid) - cpu_before
+    rss_pressed = server_rss_mib(pid)
+    barrier.wait(timeout=600)
+    barrier.wait(timeout=1800)
+    rss_switched = server_rss_mib(pid)
+    results = [out.get(timeout=600) for _ in workers]
+    for worker in workers:
+        worker.join()
+    latencies = [value for _, _, values in results for value in values]
+    return {
+        "p50": statistics.median(latencies),
+        "p95": float(np.percentile(latencies, 95)),
+        "cpu_per_press": cpu / len(latencies),
+        "open": statistics.median(opened for _, opened, _ in results),
+        "rss": rss_pressed,
+        "rss_growth_pressing": rss_pressed - rss_before,
+        "rss_growth_switching": rss_switched - rss_before,
+        "presses": len(latencies),
+    }
+
+
+def room_mode(sessions: int, uploads: int, rounds: int, switches: int) -> None:
+    print(
+        f"{sessions} sessions ({uploads} with their own upload) pressing the slope slider together, "
+        f"{rounds} rounds"
+    )
+    figures = {}
+    for name, script, path, clip_switches in (
+        ("trivial app (floor)", "bench/trivial_app.py", "", 0),
+        ("Explore", "app.py", "/Explore", switches),
+    ):
+        with streamlit_process(script) as (url, process):
+            figures[name] = room(
+                url + path, process.pid, sessions, uploads if path else 0, rounds, clip_switches
+            )
+        f = figures[name]
+        print(
+            f"  {name:20s} press -> changed panel p50 {f['p50'] * 1e3:6.0f} ms  p95 {f['p95'] * 1e3:6.0f} ms"
+            f"  server CPU {f['cpu_per_press'] * 1e3:5.0f} ms/press  RSS {f['rss']:5.0f} MiB"
+            f"  open {f['open'] * 1e3:5.0f} ms  (n={f['presses']})"
+        )
+    app, floor = figures["Explore"], figures["trivial app (floor)"]
+    for key, label, target in (
+        ("p95", "p95", 1.5),
+        ("p50", "median", 0.8),
+        ("cpu_per_press", "server CPU per press", 0.1),
+    ):
+        verdict = "meets" if app[key] <= target else "MISSES"
+        print(
+            f"  {label}: {app[key] * 1e3:.0f} ms = {app[key] / floor[key]:.2f}x the floor"
+            f" (target {target * 1e3:.0f} ms: {verdict})"
+        )
+    growth = app["rss_growth_switching"]
+    print(
+        f"  server RSS growth: {app['rss_growth_pressing']:.0f} MiB while pressing, {growth:.0f} MiB after "
+        f"{switches} clip switches per session (target 600 MiB: {'meets' if growth <= 600 else 'MISSES'})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--sessions", type=int, default=0, help="room mode: this many browser sessions")
+    parser.add_argument("--uploads", type=int, default=4, help="room mode: sessions with their own upload")
+    parser.add_argument("--rounds", type=int, default=10, help="room mode: presses per session")
+    parser.add_argument("--switches", type=int, default=24, help="room mode: clip switches per session")
     args = parser.parse_args()
+    if args.sessions:
+        room_mode(args.sessions, min(args.uploads, args.sessions), args.rounds, args.switches)
+        return
     executable = chromium_path()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)

@@ -432,6 +432,7 @@ def _decode_at(source: VideoSource, targets: list[float], *, max_side: int | Non
     picked: list[np.ndarray] = []
     times: list[float] = []
     warnings: list[str] = []
+    can_seek = _can_seek(source)
     with _open_input(source) as (container, name):
         stream = container.streams.video[0]
         fps = _stream_fps(stream)
@@ -448,6 +449,7 @@ def _decode_at(source: VideoSource, targets: list[float], *, max_side: int | Non
         gop = 0.0  # a lower bound of the keyframe interval (seconds)
         last_key: float | None = None
         count = 0
+        seekable = can_seek
         while len(picked) < len(targets):
             frame = next(frames, None)
             if frame is None:
@@ -466,16 +468,19 @@ def _decode_at(source: VideoSource, targets: list[float], *, max_side: int | Non
                 picked.append(to_rgb(chosen))
                 times.append(chosen_time)
             previous, previous_time = frame, time
-            if len(picked) < len(targets) and targets[len(picked)] - time > max(gop, 1.5 / fps):
+            if seekable and len(picked) < len(targets) and targets[len(picked)] - time > max(gop, 1.5 / fps):
                 target = targets[len(picked)]
-                frames = _frames_from(container, stream, target, offset, problems)
-                previous, last_key = None, None
-                first = next(frames, None)
+                moved = _frames_from(container, stream, target, offset, problems)
+                try:
+                    first = next(moved, None)
+                except (av.FFmpegError, VideoError):
+                    seekable = False  # raw streams (.h264) cannot seek: decode through
+                    continue
                 if first is None:
                     break
                 landed = _frame_time(first, offset, target)
                 gop = max(gop, target - landed)  # the seek found no keyframe in (landed, target]
-                frames = itertools.chain([first], frames)
+                frames, previous, last_key = itertools.chain([first], moved), None, None
         while previous is not None and len(picked) < len(targets):  # the last frame stays on screen
             picked.append(to_rgb(previous))
             times.append(previous_time)
@@ -499,6 +504,16 @@ def _decode_at(source: VideoSource, targets: list[float], *, max_side: int | Non
         codec=codec,
         warnings=tuple(warnings),
     )
+
+
+def _can_seek(source: VideoSource) -> bool:
+    """Whether seeking works (raw streams such as .h264 refuse it, and a refused seek spoils the reader)."""
+    with _open_input(source) as (container, _):
+        try:
+            container.seek(0)
+        except av.FFmpegError:
+            return False
+        return True
 
 
 class _RgbConverter:

@@ -54,6 +54,15 @@ def free_port() -> int:
 @contextmanager
 def streamlit_server(script: str = "app.py", timeout: float = 60.0) -> Iterator[str]:
     """Start ``streamlit run script`` on a free localhost port; yield its base URL; stop that process."""
+    with streamlit_process(script, timeout) as (url, _):
+        yield url
+
+
+@contextmanager
+def streamlit_process(
+    script: str = "app.py", timeout: float = 60.0, env: dict[str, str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """As :func:`streamlit_server`, yielding the server's process too (for its CPU time and memory)."""
     port = free_port()
     command = [
         sys.executable,
@@ -69,7 +78,13 @@ def streamlit_server(script: str = "app.py", timeout: float = 60.0) -> Iterator[
     ]
     ARTIFACTS.mkdir(exist_ok=True)
     log = (ARTIFACTS / f"streamlit-{port}.log").open("wb")
-    process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        command,
+        cwd=REPO_ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=None if env is None else {**os.environ, **env},
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
@@ -85,7 +100,7 @@ def streamlit_server(script: str = "app.py", timeout: float = 60.0) -> Iterator[
             if time.monotonic() > deadline:
                 raise RuntimeError(f"streamlit did not answer on {url} within {timeout} s")
             time.sleep(0.2)
-        yield url
+        yield url, process
     finally:
         process.terminate()
         try:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -40,9 +42,11 @@ def small_synthetic_state() -> dict[str, Any]:
 
 
 def bad_upload(state: dict[str, Any]) -> None:
-    """Ask for an upload that does not decode (a unique digest, so no cache holds it)."""
+    """Ask for an upload that does not decode (a unique spooled file, so no store holds it)."""
+    path = Path(tempfile.mkdtemp()) / f"{uuid.uuid4().hex}.mp4"
+    path.write_bytes(b"\x00not a video" * 10)
     state["mp.source"] = "Upload"
-    state["mp.upload"] = UploadedClip("broken.mp4", uuid.uuid4().hex, b"\x00not a video" * 10)
+    state["mp.upload"] = UploadedClip("broken.mp4", uuid.uuid4().hex, path)
 
 
 def test_a_clip_that_fails_falls_back_to_the_last_good_one() -> None:

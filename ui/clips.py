@@ -1,38 +1,135 @@
-"""The sidebar's clip: what to decode (a hashable spec), decoding, and the clip's tensors (cached)."""
+"""The sidebar's clip: what to decode (a hashable spec), decoding, and where the decoded tensors live.
+
+Several people share one server, each with their own clip. A session keeps its clips in its own store (a
+least-recently-used map under a byte budget, freed when the session ends); clips that are identical for
+everyone (shipped samples, synthetic clips, which are deterministic in their seed) are also kept in one
+shared store, so a second session opening a sample does not decode it again. Stores hand out the same
+tensors on every hit (never copies), and nothing in them is mutated. An uploaded video is spooled to a file
+in the session's temporary folder, deleted with the session; only its path stays in session state.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import math
+import shutil
+import tempfile
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import NamedTuple
+from pathlib import Path
+from typing import Any, BinaryIO, NamedTuple
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 from torch import Tensor
 
 from mp_core import InputError
 from mp_core.synthetic import SyntheticClip, synthetic_clip
-from mp_core.video_io import Clip, VideoInfo, probe, read_clip, read_clip_uniform
+from mp_core.video_io import Clip, VideoInfo, distinct_frames, probe, read_clip, read_clip_uniform
 from mp_core.viz.clip_view import ClipData, prepare_clip
 from ui.samples import list_samples
 from ui.state import State
+
+#: Bytes of decoded clips one session keeps (its current clip is kept even when larger).
+SESSION_CLIP_BYTES = 256 * 2**20
+#: Bytes of clips shared by every session (samples and synthetic clips).
+SHARED_CLIP_BYTES = 256 * 2**20
 
 
 class UploadedClip(NamedTuple):
     name: str
     digest: str
-    data: bytes
+    path: Path
 
 
 @dataclass(frozen=True)
 class ClipSpec:
-    """What to decode and how: hashable, so it keys the caches."""
+    """What to decode and how: hashable, so it keys the stores."""
 
     kind: str  # "sample" | "upload" | "synthetic"
-    ident: str  # sample path | upload sha256 | synthetic options as JSON
+    ident: str  # sample path | spooled upload path | synthetic options as JSON
     label: str
     sampling: tuple[float, int, str, int, int]  # start, frames, mode, stride, max_side
+
+
+class ClipStore:
+    """Least-recently-used values under a byte budget; the newest entry is always kept. Thread-safe."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self._entries: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> Any | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            self._entries.move_to_end(key)
+            return entry[0]
+
+    def put(self, key: Hashable, value: Any, nbytes: int) -> None:
+        with self._lock:
+            self._entries[key] = (value, nbytes)
+            self._entries.move_to_end(key)
+            while len(self._entries) > 1 and self.nbytes > self.budget:
+                self._entries.popitem(last=False)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(size for _, size in self._entries.values())
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+class SessionFiles(NamedTuple):
+    """What one session owns on the server: its clips and the folder its uploads are spooled to."""
+
+    clips: ClipStore
+    folder: Path
+
+
+def release_session(files: SessionFiles) -> None:
+    """Free a session's tensors and delete its spooled uploads (called by Streamlit when it ends)."""
+    files.clips.clear()
+    shutil.rmtree(files.folder, ignore_errors=True)
+
+
+def session_files() -> SessionFiles:
+    """This session's store and upload folder; released when the session disconnects or ends.
+
+    Outside a Streamlit run (handlers called with a plain dict in tests or scripts) one process-wide pair.
+    """
+    if get_script_run_ctx(suppress_warning=True) is None:
+        return _process_files()
+    return _session_files()
+
+
+def _new_session_files() -> SessionFiles:
+    return SessionFiles(ClipStore(SESSION_CLIP_BYTES), Path(tempfile.mkdtemp(prefix="mpe-session-")))
+
+
+@st.cache_resource(scope="session", on_release=release_session, show_spinner=False)
+def _session_files() -> SessionFiles:
+    return _new_session_files()
+
+
+@st.cache_resource(show_spinner=False)
+def _process_files() -> SessionFiles:
+    return _new_session_files()
+
+
+@st.cache_resource(show_spinner=False)
+def shared_clips() -> ClipStore:
+    return ClipStore(SHARED_CLIP_BYTES)
 
 
 def sampling_of(state: State) -> tuple[float, int, str, int, int]:
@@ -58,25 +155,23 @@ def clip_spec(state: State) -> ClipSpec | None:
         upload: UploadedClip | None = state["mp.upload"]
         if upload is None:
             return None
-        return ClipSpec("upload", upload.digest, upload.name, sampling)
+        return ClipSpec("upload", str(upload.path), upload.name, sampling)
     options = {k[len("mp.syn.") :]: state[k] for k in sorted(state.keys()) if str(k).startswith("mp.syn.")}
     label = f"synthetic ({options['objects']} object{'s' * (options['objects'] > 1)}, seed {options['seed']})"
     return ClipSpec("synthetic", json.dumps(options, sort_keys=True), label, sampling)
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
-def decode_clip(
-    kind: str, ident: str, sampling: tuple[float, int, str, int, int], _data: bytes | None
-) -> Clip:
-    """Decode once per (clip, sampling); ``_data`` (upload bytes) is keyed by its digest in ``ident``."""
-    start, frames, mode, stride, max_side = sampling
-    if kind == "synthetic":
-        return _synthetic(ident, sampling).clip
-    source = _data if kind == "upload" else ident
+def decode_clip(spec: ClipSpec) -> Clip:
+    """Decode the spec's clip (no caching here: :func:`clip_data` keeps the result)."""
+    start, frames, mode, stride, max_side = spec.sampling
+    if spec.kind == "synthetic":
+        return _synthetic(spec).clip
     if mode == "uniform":
-        count = uniform_frame_count(probe(source), start, frames)
-        return read_clip_uniform(source, count, start=start, max_side=max_side)
-    return read_clip(source, max_frames=frames, stride=stride, start=start, max_side=max_side)
+        # A clip shorter than asked for is shown whole: repeated frames would only add zero differences
+        # (the estimate can exceed the frames there are: variable frame rate, no frame count stated).
+        count = uniform_frame_count(probe_clip(spec.kind, spec.ident), start, frames)
+        return distinct_frames(read_clip_uniform(Path(spec.ident), count, start=start, max_side=max_side))
+    return read_clip(Path(spec.ident), max_frames=frames, stride=stride, start=start, max_side=max_side)
 
 
 def uniform_frame_count(info: VideoInfo, start: float, frames: int) -> int:
@@ -92,58 +187,99 @@ def uniform_frame_count(info: VideoInfo, start: float, frames: int) -> int:
     return min(frames, available)
 
 
-def _synthetic(ident: str, sampling: tuple[float, int, str, int, int]) -> SyntheticClip:
+def _synthetic(spec: ClipSpec) -> SyntheticClip:
     """The synthetic clip of the sidebar's options: ``max_side`` wide, 4:3, deterministic in its seed."""
-    options = json.loads(ident)
-    _, frames, _, _, max_side = sampling
-    return synthetic_clip(
-        num_frames=frames,
-        height=max(16, round(max_side * 0.75) // 2 * 2),
-        width=max_side,
-        num_objects=int(options["objects"]),
-        noise=float(options["noise"]),
-        flicker=float(options["flicker"]),
-        jitter=float(options.get("jitter", 0.0)),
-        seed=int(options["seed"]),
-    )
+    key = ("synthetic", spec.ident, spec.sampling)
+    made: SyntheticClip | None = shared_clips().get(key)
+    if made is None:
+        options = json.loads(spec.ident)
+        _, frames, _, _, max_side = spec.sampling
+        made = synthetic_clip(
+            num_frames=frames,
+            height=max(16, round(max_side * 0.75) // 2 * 2),
+            width=max_side,
+            num_objects=int(options["objects"]),
+            noise=float(options["noise"]),
+            flicker=float(options["flicker"]),
+            jitter=float(options.get("jitter", 0.0)),
+            seed=int(options["seed"]),
+        )
+        shared_clips().put(key, made, _nbytes(made.clip.frames, made.pair_mask))
+    return made
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
 def motion_mask(spec: ClipSpec) -> Tensor | None:
     """Ground truth of a synthetic clip: moving-object pixels per frame pair (T-1, H, W); else None."""
-    return _synthetic(spec.ident, spec.sampling).pair_mask if spec.kind == "synthetic" else None
+    return _synthetic(spec).pair_mask if spec.kind == "synthetic" else None
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def probe_clip(kind: str, ident: str, _data: bytes | None) -> VideoInfo:
-    return probe(_data if kind == "upload" else ident)
+@st.cache_resource(max_entries=64, show_spinner=False)
+def probe_clip(kind: str, ident: str) -> VideoInfo:
+    """Headers of a sample or spooled upload (small and immutable: shared, never copied)."""
+    return probe(Path(ident))
 
 
-@st.cache_resource(max_entries=2, show_spinner=False)
-def clip_data(spec: ClipSpec, device: str, _data: bytes | None = None) -> ClipData:
-    """The clip's tensors on ``device`` (shared, never mutated); raises InputError for unusable clips."""
-    return prepare_clip(decode_clip(spec.kind, spec.ident, spec.sampling, _data), device, spec.label)
+def _nbytes(*tensors: Tensor) -> int:
+    return sum(t.element_size() * t.nelement() for t in tensors)
 
 
-def upload_bytes(state: State, spec: ClipSpec) -> bytes | None:
-    upload: UploadedClip | None = state["mp.upload"]
-    return upload.data if spec.kind == "upload" and upload is not None else None
+def clip_data(spec: ClipSpec, device: str) -> ClipData:
+    """The clip's tensors on ``device`` (never mutated); raises InputError for unusable clips.
+
+    Looked up in this session's store, then (samples, synthetic clips) in the shared one, else decoded.
+    """
+    key = (spec, device)
+    own = session_files().clips
+    data: ClipData | None = own.get(key)
+    if data is None:
+        shared = shared_clips() if spec.kind != "upload" else None
+        data = shared.get(key) if shared is not None else None
+        if data is None:
+            data = prepare_clip(decode_clip(spec), device, spec.label)
+            if shared is not None:
+                shared.put(key, data, _nbytes(data.clip.frames, data.frames, data.difference))
+        own.put(key, data, _nbytes(data.clip.frames, data.frames, data.difference))
+    return data
 
 
 def load_spec(state: State, spec: ClipSpec) -> ClipData:
-    return clip_data(spec, state["mp.device"], upload_bytes(state, spec))
+    return clip_data(spec, state["mp.device"])
 
 
-def apply_clip_upload(state: State, data: bytes, filename: str) -> bool:
-    """Validate an uploaded video by decoding it; only a usable one replaces the current clip."""
-    digest = hashlib.sha256(data).hexdigest()
-    spec = ClipSpec("upload", digest, filename, sampling_of(state))
+def spool_upload(upload: BinaryIO, folder: Path) -> tuple[Path, str]:
+    """Copy an upload to a file in ``folder`` named by its SHA-256 (kept suffix); return path and digest."""
+    digest = hashlib.sha256()
+    handle, name = tempfile.mkstemp(dir=folder, suffix=".part")
+    with open(handle, "wb") as out:
+        upload.seek(0)
+        while chunk := upload.read(1 << 20):
+            digest.update(chunk)
+            out.write(chunk)
+    suffix = Path(str(getattr(upload, "name", ""))).suffix.lower()
+    path = folder / f"{digest.hexdigest()}{suffix}"
+    Path(name).replace(path)
+    return path, digest.hexdigest()
+
+
+def apply_clip_upload(state: State, upload: BinaryIO, filename: str) -> bool:
+    """Spool an uploaded video and validate it by decoding; only a usable one replaces the current clip.
+
+    The session keeps one upload: the previous one's file is deleted when a new one is accepted.
+    """
+    folder = session_files().folder
+    folder.mkdir(parents=True, exist_ok=True)
+    path, digest = spool_upload(upload, folder)
+    previous: UploadedClip | None = state["mp.upload"]
     try:
-        clip_data(spec, state["mp.device"], data)
+        clip_data(ClipSpec("upload", str(path), filename, sampling_of(state)), state["mp.device"])
     except InputError as err:
         state["mp.upload_error"] = f"Could not use {filename}: {err}"
+        if previous is None or previous.path != path:
+            path.unlink(missing_ok=True)
         return False
-    state["mp.upload"] = UploadedClip(filename, digest, data)
+    if previous is not None and previous.path != path:
+        previous.path.unlink(missing_ok=True)
+    state["mp.upload"] = UploadedClip(filename, digest, path)
     state["mp.source"] = "Upload"
     state["mp.upload_error"] = ""
     return True
@@ -152,11 +288,31 @@ def apply_clip_upload(state: State, data: bytes, filename: str) -> bool:
 def on_clip_upload() -> None:
     upload = st.session_state.get("w.upload")
     if upload is not None:
-        apply_clip_upload(st.session_state, upload.getvalue(), upload.name)
+        apply_clip_upload(st.session_state, upload, upload.name)
+
+
+def _respool_if_released(state: State) -> None:
+    """After a dropped connection the session's files are released: spool the uploader's file again."""
+    upload: UploadedClip | None = state["mp.upload"]
+    if upload is None or upload.path.is_file():
+        return
+    widget = state.get("w.upload")
+    if widget is not None and widget.name == upload.name:
+        folder = session_files().folder
+        folder.mkdir(parents=True, exist_ok=True)
+        path, digest = spool_upload(widget, folder)
+        if digest == upload.digest:
+            state["mp.upload"] = UploadedClip(upload.name, digest, path)
+            return
+        path.unlink(missing_ok=True)
+    state["mp.upload"] = None
+    state["mp.last_good"] = None
+    state["mp.clip_error"] = f"{upload.name} was released when the connection dropped: upload it again."
 
 
 def current_clip(state: State) -> tuple[ClipSpec, ClipData] | None:
     """The requested clip, else the last one that loaded (with the reason in ``mp.clip_error``)."""
+    _respool_if_released(state)
     spec = clip_spec(state)
     if spec is not None:
         try:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import streamlit as st
+import torch
 
 from mp_core import PRESETS, InputError, MotionParams
 from mp_core.checkpoints import params_to_json
 from mp_core.viz.clip_view import ClipData
-from ui.clips import ClipSpec, current_clip, on_clip_upload, probe_clip, upload_bytes
+from ui.clips import ClipSpec, current_clip, on_clip_upload, probe_clip
 from ui.samples import list_samples
 from ui.state import (
     CHECKPOINT_TYPES,
@@ -43,9 +44,20 @@ PAGES = (
 )
 
 
+@st.cache_resource(show_spinner=False)
+def configure_server() -> None:
+    """Once per server process: one torch thread per script run.
+
+    Every session's rerun runs in its own thread; torch's intra-op pool per run (one thread per core) made
+    them fight over the cores when several people moved sliders at once (bench/bench_app.py --sessions).
+    """
+    torch.set_num_threads(1)
+
+
 def setup_page(title: str) -> None:
     """Page config, session state and the page menu; call first on every page."""
     st.set_page_config(page_title=f"{title} · Motion Prompt Explorer", page_icon="🎞️", layout="wide")
+    configure_server()
     init_state(st.session_state)
     with st.sidebar:
         for path, label, icon in PAGES:
@@ -128,7 +140,7 @@ def _probe_caption(state: State, spec: ClipSpec, data: ClipData) -> None:
     lines = [f"**{spec.label}** · {frames} frames at {width}×{height}"]
     if spec.kind != "synthetic":
         try:
-            info = probe_clip(spec.kind, spec.ident, upload_bytes(state, spec))
+            info = probe_clip(spec.kind, spec.ident)
             lines.append(
                 f"{info.duration:.2f} s · {info.fps:.2f} fps · {info.width}×{info.height} · {info.codec}"
             )
