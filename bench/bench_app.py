@@ -299,7 +299,8 @@ def _session(index: int, url: str, upload: str | None, rounds: int, switches: in
             sidebar = page.locator('[data-testid="stSidebar"]')
             choose_source(page, "Upload")
             wait_ready(page, 120_000)
-            sidebar.locator('input[type="file"]').first.set_input_files(upload)
+            uploader = sidebar.locator('[data-testid="stFileUploader"]').filter(has_text="Video file")
+            uploader.locator('input[type="file"]').set_input_files(upload)  # waits for the Upload choice
             sidebar.get_by_text(f"{Path(upload).name} · ").first.wait_for(timeout=120_000)  # its caption
             wait_ready(page, 120_000)
         slider = page.get_by_role("slider", name="Slope a")

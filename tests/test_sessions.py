@@ -104,7 +104,8 @@ def _upload(page, path: Path) -> None:
     sidebar = page.locator('[data-testid="stSidebar"]')
     sidebar.locator('[data-testid="stButtonGroup"]').first.get_by_text("Upload", exact=True).click()
     wait_ready(page)
-    sidebar.locator('input[type="file"]').first.set_input_files(str(path))
+    uploader = sidebar.locator('[data-testid="stFileUploader"]').filter(has_text="Video file")
+    uploader.locator('input[type="file"]').set_input_files(str(path))
     sidebar.get_by_text(f"{path.name} · ").first.wait_for(timeout=60_000)
     wait_ready(page)
 

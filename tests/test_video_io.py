@@ -290,3 +290,60 @@ def test_clip_as_float_and_pickles(h264: Path) -> None:
     assert floats.shape == (2, 3, 48, 64) and floats.dtype == torch.float32
     assert floats.max() <= 1.0 and torch.equal(clip.frames, read_clip(h264, max_frames=2).frames)
     assert torch.equal(pickle.loads(pickle.dumps(clip)).frames, clip.frames)  # st.cache_data pickles it
+
+
+def _count_decoded(monkeypatch) -> list[int]:
+    """Count the frames the decoder produces (the work a read does), through video_io's one frame source."""
+    import mp_core.video_io as video_io
+
+    counter = [0]
+    original = video_io._decoded_frames
+
+    def counted(*args, **kwargs):
+        for frame in original(*args, **kwargs):
+            counter[0] += 1
+            yield frame
+
+    monkeypatch.setattr(video_io, "_decoded_frames", counted)
+    return counter
+
+
+def test_uniform_sampling_seeks_between_targets_further_apart_than_a_keyframe_interval(
+    tmp_path: Path, monkeypatch
+) -> None:
+    # 400 frames at 2 fps (200 s), a keyframe every 4 frames: 8 targets ~28 s apart.
+    path = make_video(tmp_path / "long.mp4", 400, fps=2, gop=4, size=(32, 32))
+    decoded = _count_decoded(monkeypatch)
+    clip = read_clip_uniform(path, 8)
+    want = np.linspace(0, 399, 8).astype(int)  # index truncation
+    assert clip.timestamps == pytest.approx((want / 2).tolist())
+    assert [frame_index(f) for f in clip.frames] == (want % 32).tolist()
+    assert decoded[0] <= 8 * 5 + 4  # at most a keyframe interval per target, not the 400 frames
+
+
+def test_uniform_sampling_decodes_through_targets_closer_than_a_keyframe_interval(
+    tmp_path: Path, monkeypatch
+) -> None:
+    # 120 frames at 10 fps with one keyframe every 100 frames: targets 1 s apart lie inside one interval,
+    # where seeking would decode from frame 0 again for each of them.
+    path = make_video(tmp_path / "gop.mp4", 120, fps=10, gop=100, size=(32, 32))
+    decoded = _count_decoded(monkeypatch)
+    clip = read_clip_uniform(path, 12)
+    want = np.linspace(0, 119, 12).astype(int)
+    assert [frame_index(f) for f in clip.frames] == (want % 32).tolist()
+    assert decoded[0] <= 120 + 10
+
+
+def test_uniform_sampling_of_an_unseekable_stream(h264: Path) -> None:
+    class Pipe(io.RawIOBase):
+        def __init__(self, data: bytes) -> None:
+            self.data = io.BytesIO(data)
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer) -> int:
+            return self.data.readinto(buffer)
+
+    clip = read_clip_uniform(io.BufferedReader(Pipe(h264.read_bytes())), 4)
+    assert [frame_index(f) for f in clip.frames] == [0, 9, 19, 29]
