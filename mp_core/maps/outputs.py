@@ -115,7 +115,7 @@ class StreamingStats:
         steps = attention if self.previous is None else torch.cat([self.previous[None], attention])
         if steps.shape[0] >= 2:
             self.variation.append(attention_variation(steps).double().cpu().numpy())
-        self.previous = attention[-1]
+        self.previous = attention[-1].clone()  # not a view, which would keep the whole chunk
 
     def result(self) -> AttentionStats:
         variation = np.concatenate(self.variation) if self.variation else np.zeros(0)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import math
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -141,6 +144,27 @@ def _chunk_frames(path: Path, sampling: Sampling, chunk_frames: int | None) -> i
     return int(min(64, max(1, CHUNK_BYTES // (BYTES_PER_PIXEL * height * width))))
 
 
+@lru_cache(maxsize=1)
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim`` (None elsewhere)."""
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+def _release_freed_memory() -> None:
+    """Give memory freed by the last chunk back to the system.
+
+    Each chunk allocates and frees the same few large buffers; glibc raises its mmap threshold after the
+    first frees and then keeps freed heap pages, so without a trim the resident size crept up by ~0.5 MB a
+    chunk (85 MiB over 180 chunks of 128x96 frames, measured here), though nothing was referenced.
+    """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
 def _to_device(frames: np.ndarray, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """uint8 ``(k, H, W, 3)`` to the device, and as float ``(k, 3, H, W)`` in [0, 1] (as Clip.as_float)."""
     frames_u8 = torch.from_numpy(frames).to(device)
@@ -162,8 +186,9 @@ def _scan(chunks: Iterator[FrameChunk], bar: tqdm) -> _Scan:
             gray = torch.cat([previous[None], gray])
         if gray.shape[0] >= 2:
             largest = max(largest, float(frame_difference(gray).abs().max()))
-        previous, count, size = gray[-1], count + len(chunk.frames), chunk.frames.shape[1:3]
+        previous, count, size = gray[-1].clone(), count + len(chunk.frames), chunk.frames.shape[1:3]
         bar.update(len(chunk.frames))
+        _release_freed_memory()
     return _Scan(count, largest, size)
 
 
@@ -323,13 +348,15 @@ def _run(
                 frames_u8 = frames_u8[1:]  # the first frame only starts the first pair
             else:
                 frames = torch.cat([previous[None], frames])
-            previous = frames[-1]
+            previous = frames[-1].clone()  # not a view: the chunk's memory goes when the chunk does
             if frames.shape[0] < 2:
                 continue
             difference = frame_difference(rgb_to_gray(frames))
             for writer in writers:
                 writer.add(frames, frames_u8, difference)
             bar.update(difference.shape[0])
+            del frames, frames_u8, difference
+            _release_freed_memory()
     return np.concatenate(times)
 
 
