@@ -109,7 +109,7 @@ class StreamingStats:
 
     def add(self, attention: Tensor) -> None:
         """Count attention maps :math:`(k, H, W)` of the next ``k`` pairs."""
-        self.total += float(attention.double().sum())
+        self.total += float(attention.sum(dtype=torch.float64))
         self.above += int((attention > 0.5).sum())
         self.count += attention.numel()
         steps = attention if self.previous is None else torch.cat([self.previous[None], attention])
@@ -265,7 +265,9 @@ class MapsWriter:
             # One line for the frame times, however many: the rest stays readable.
             text = json.dumps({**record, "frame_times": "@"}, indent=2)
             times = json.dumps(record.get("frame_times", []))
-            _partial(stats_path).write_text(text.replace('"frame_times": "@"', f'"frame_times": {times}') + "\n")
+            _partial(stats_path).write_text(
+                text.replace('"frame_times": "@"', f'"frame_times": {times}') + "\n"
+            )
         for target in self.targets:
             _replace(_partial(target), target)
         return stats

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import math
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -19,6 +16,7 @@ from tqdm.auto import tqdm
 
 from mp_core.errors import InputError, ParameterError, VideoError
 from mp_core.maps.inputs import VideoInput, find_videos
+from mp_core.maps.memory import HeapGuard
 from mp_core.maps.outputs import NPZ_NAME, STAGES, MapsWriter, output_exists, output_paths
 from mp_core.motion import frame_difference, rgb_to_gray
 from mp_core.params import MotionParams
@@ -29,9 +27,9 @@ from mp_core.video_stream import FrameChunk, iter_frames
 __all__ = ["FORMATS", "MapsReport", "Sampling", "write_maps"]
 
 FORMATS: tuple[str, ...] = ("png", "mp4", "npz")
-#: Working memory per chunk of frames (float frames, prompts, maps and images cost ~64 bytes a pixel).
+#: Working memory per chunk (float frames, prompts, maps, colour images: ~128 bytes a pixel, measured).
 CHUNK_BYTES = 256 * 2**20
-BYTES_PER_PIXEL = 64
+BYTES_PER_PIXEL = 128
 
 
 @dataclass(frozen=True)
@@ -144,27 +142,6 @@ def _chunk_frames(path: Path, sampling: Sampling, chunk_frames: int | None) -> i
     return int(min(64, max(1, CHUNK_BYTES // (BYTES_PER_PIXEL * height * width))))
 
 
-@lru_cache(maxsize=1)
-def _malloc_trim() -> Callable[[int], int] | None:
-    """glibc's ``malloc_trim`` (None elsewhere)."""
-    try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
-    except (OSError, AttributeError):
-        return None
-
-
-def _release_freed_memory() -> None:
-    """Give memory freed by the last chunk back to the system.
-
-    Each chunk allocates and frees the same few large buffers; glibc raises its mmap threshold after the
-    first frees and then keeps freed heap pages, so without a trim the resident size crept up by ~0.5 MB a
-    chunk (85 MiB over 180 chunks of 128x96 frames, measured here), though nothing was referenced.
-    """
-    trim = _malloc_trim()
-    if trim is not None:
-        trim(0)
-
-
 def _to_device(frames: np.ndarray, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """uint8 ``(k, H, W, 3)`` to the device, and as float ``(k, 3, H, W)`` in [0, 1] (as Clip.as_float)."""
     frames_u8 = torch.from_numpy(frames).to(device)
@@ -180,6 +157,7 @@ class _Scan(NamedTuple):
 def _scan(chunks: Iterator[FrameChunk], bar: tqdm) -> _Scan:
     """First pass over a streamed video: frame count, largest |difference| (the colour range) and size."""
     count, largest, previous, size = 0, 0.0, None, (0, 0)
+    guard = HeapGuard()
     for chunk in chunks:
         gray = rgb_to_gray(torch.from_numpy(chunk.frames).permute(0, 3, 1, 2).float().div_(255))
         if previous is not None:
@@ -188,7 +166,7 @@ def _scan(chunks: Iterator[FrameChunk], bar: tqdm) -> _Scan:
             largest = max(largest, float(frame_difference(gray).abs().max()))
         previous, count, size = gray[-1].clone(), count + len(chunk.frames), chunk.frames.shape[1:3]
         bar.update(len(chunk.frames))
-        _release_freed_memory()
+        guard.after_chunk()
     return _Scan(count, largest, size)
 
 
@@ -340,6 +318,7 @@ def _run(
     """Feed every chunk to every writer, one frame of overlap between chunks; returns the frame times."""
     times: list[np.ndarray] = []
     previous: torch.Tensor | None = None
+    guard = HeapGuard()
     with tqdm(total=pairs, desc=name, unit="pair", disable=bars_off) as bar:
         for chunk in chunks:
             frames_u8, frames = _to_device(chunk.frames, device)
@@ -356,7 +335,7 @@ def _run(
                 writer.add(frames, frames_u8, difference)
             bar.update(difference.shape[0])
             del frames, frames_u8, difference
-            _release_freed_memory()
+            guard.after_chunk()
     return np.concatenate(times)
 
 
