@@ -396,3 +396,28 @@ def test_all_frames_peak_memory_does_not_grow_with_length(tmp_path):
     )
     npz = np.load(tmp_path / "out-long" / "long" / "MPII_Cooking_2" / "maps.npz")
     assert npz["prompt"].shape == (959, height, width, 3)
+
+
+def test_interrupted_run_leaves_no_partial_outputs_and_a_rerun_finishes(clip40, tmp_path, monkeypatch):
+    from mp_core.maps import outputs
+
+    calls = {"n": 0}
+    original = outputs.MapsWriter.add
+
+    def interrupted(self, *args):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        original(self, *args)
+
+    options = {"sampling": Sampling(frames=None), "formats": ["png", "mp4", "npz"], "chunk_frames": 8}
+    monkeypatch.setattr(outputs.MapsWriter, "add", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_maps(clip40, tmp_path, progress=False, **options)
+    folder = tmp_path / "pan" / "MPII_Cooking_2"
+    assert [p.name for p in folder.iterdir()] == []  # nothing half-written under any name
+    monkeypatch.setattr(outputs.MapsWriter, "add", original)
+    report = write_maps(clip40, tmp_path, progress=False, **options)
+    assert report.ok and report.skipped == []
+    assert np.load(folder / "maps.npz")["attention"].shape == (39, 48, 64)
+    assert len(list((folder / "prompt").glob("*.png"))) == 39

@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 from mp_core.errors import InputError
 from mp_core.maps.outputs import STAGES
 from mp_core.maps.pipeline import FORMATS, Sampling, write_maps
-from mp_core.params import DEFAULT_PRESET
+from mp_core.params import DEFAULT_PRESET, PRESETS
 from mp_core.specs import ParamSpec, parse_params_spec
 
 EPILOG = f"""
@@ -32,8 +32,9 @@ output: DIR/<video>/<params>/{{frame,difference,attention,prompt}}/pair_0000.png
   stats.json (mean attention, share above 0.5, R). Videos found in a folder keep their path inside it.
   Existing outputs are skipped (and listed) unless --overwrite.
 
-params SPEC: a preset ({DEFAULT_PRESET} by default; FineGym, HMDB-51, MPII-Cooking-2, UCF-Crime), raw values
-  'm=0.257,n=0.053' or 'slope=20,shift=0.1', or a checkpoint / JSON file with learned m, n. Repeatable.
+params SPEC (repeatable): a preset name ({", ".join(n for n in PRESETS if "λ" not in n)}, or the FineGym
+  λ sweep as 'FineGym λ=2.5'; default {DEFAULT_PRESET}), raw values 'm=0.257,n=0.053' or
+  'slope=20,shift=0.1', or a checkpoint / JSON file with learned m, n.
 
 exit status: 0 all written or skipped, 1 some video or output failed, 2 bad arguments.
 """
@@ -145,19 +146,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         stride=args.stride,
         max_side=args.max_side or None,
     )
-    report = write_maps(
-        args.inputs,
-        args.out,
-        params=args.params,
-        sampling=sampling,
-        what=args.what,
-        formats=args.format,
-        overlay=args.overlay,
-        overwrite=args.overwrite,
-        device=device,
-        npz_max_bytes=args.npz_max_gb * 2**30,
-        log=lambda line: tqdm.write(line, file=sys.stderr),
-    )
+    try:
+        report = write_maps(
+            args.inputs,
+            args.out,
+            params=args.params,
+            sampling=sampling,
+            what=args.what,
+            formats=args.format,
+            overlay=args.overlay,
+            overwrite=args.overwrite,
+            device=device,
+            npz_max_bytes=args.npz_max_gb * 2**30,
+            log=lambda line: tqdm.write(line, file=sys.stderr),
+        )
+    except KeyboardInterrupt:
+        print("interrupted: finished outputs are kept, a rerun writes the rest", file=sys.stderr)
+        return 130
     print(f"wrote {len(report.written)} video/params folder(s) under {args.out}")
     if report.skipped:
         print(f"skipped {len(report.skipped)} existing output(s) (--overwrite replaces them):")
