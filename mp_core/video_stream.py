@@ -70,7 +70,7 @@ def iter_frames(
         notes: a list that receives problems that did not stop decoding.
 
     Yields:
-        :class:`FrameChunk` of uint8 frames :math:`(k, H, W, 3)` and their times, :math:`1 \\le k \\le` chunk.
+        :class:`FrameChunk` of uint8 frames :math:`(k, H, W, 3)` and their times, 1 <= k <= ``chunk``.
 
     Raises:
         VideoError: unreadable file, no video stream, or no decodable frame in the span.

@@ -154,12 +154,12 @@ class _Scan(NamedTuple):
     size: tuple[int, int]  #: (H, W)
 
 
-def _scan(chunks: Iterator[FrameChunk], bar: tqdm) -> _Scan:
+def _scan(chunks: Iterator[FrameChunk], bar: tqdm, device: torch.device) -> _Scan:
     """First pass over a streamed video: frame count, largest |difference| (the colour range) and size."""
     count, largest, previous, size = 0, 0.0, None, (0, 0)
     guard = HeapGuard()
     for chunk in chunks:
-        gray = rgb_to_gray(torch.from_numpy(chunk.frames).permute(0, 3, 1, 2).float().div_(255))
+        gray = rgb_to_gray(_to_device(chunk.frames, device)[1])
         if previous is not None:
             gray = torch.cat([previous[None], gray])
         if gray.shape[0] >= 2:
@@ -171,7 +171,7 @@ def _scan(chunks: Iterator[FrameChunk], bar: tqdm) -> _Scan:
 
 
 def _scan_one(chunk: FrameChunk) -> _Scan:
-    return _scan(iter([chunk]), tqdm(disable=True))
+    return _scan(iter([chunk]), tqdm(disable=True), torch.device("cpu"))
 
 
 class _Plan(NamedTuple):
@@ -225,7 +225,7 @@ class _Job:
             return iter([first]), _scan_one(first), fps
         size = _chunk_frames(video.path, sampling, self.chunk_frames)
         with tqdm(desc=f"{video.name}: colour range", unit="frame", disable=self.bars_off) as bar:
-            scan = _scan(_stream(video.path, sampling, size, notes), bar)
+            scan = _scan(_stream(video.path, sampling, size, notes), bar, self.device)
         return _stream(video.path, sampling, size), scan, fps
 
     @property
