@@ -1,0 +1,197 @@
+"""The in-browser viewer: what it is sent (a clip payload and a view payload) and the standalone HTML demo.
+
+The viewer (``viewer.js`` and ``viewer.css`` next to this file) decodes the clip's frames once and computes
+gray, :math:`D`, :math:`A = \\sigma(a(D - b))` and :math:`P = A \\odot X_{t+1}` in the browser, so that its
+controls answer without a server. Two JSON payloads feed it:
+
+- :func:`clip_payload`: the sampled frames as lossless PNG (base64), the clip's colour range, the histogram
+  of its differences and the colormaps as 256-entry tables sampled from matplotlib. It depends only on the
+  clip and its sampling and carries a content hash (``id``), so a host can send it once and the browser can
+  skip decoding what it already holds.
+- :func:`view_payload`: the parameters, frame pair and options to show (small; sent on every change).
+
+:func:`standalone_html` puts both, the JS and the CSS into one HTML file that makes no network request.
+The Streamlit app (``ui/viewer.py``) and ``python -m mp_core.demo`` use these same files.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+import re
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import torch
+
+from mp_core.params import MotionParams
+from mp_core.viz import render
+from mp_core.viz.clip_view import ClipData
+
+__all__ = [
+    "DEMO_SIZE_LIMIT",
+    "VIEWER_RANGES",
+    "asset",
+    "clip_payload",
+    "playback_fps",
+    "standalone_html",
+    "view_payload",
+]
+
+#: Control ranges (low, high, step): those of the app's sidebar sliders.
+VIEWER_RANGES: dict[str, tuple[float, float, float]] = {
+    "slope": (9.10, 50.0, 0.01),
+    "shift": (-0.599, 0.599, 0.001),
+    "m": (-5.0, 5.0, 0.01),
+    "n": (-5.0, 5.0, 0.01),
+}
+#: The size an emailed demo should stay under (16 frames at 320 px fit in about 0.6–2.7 MB).
+DEMO_SIZE_LIMIT = 5_000_000
+METHOD = "Video Motion Prompts (Chen et al., ACML 2024)"
+
+
+def asset(name: str) -> str:
+    """The text of one of the viewer's files (``viewer.js``, ``viewer.css``, ``standalone.html``).
+
+    Example:
+        >>> "motionPrompts" in asset("viewer.js")
+        True
+    """
+    return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
+
+
+def _lut(cmap: str) -> str:
+    """A matplotlib colormap's 256 RGB entries (768 bytes, the table the server's images use), base64."""
+    table = render.apply_colormap(torch.linspace(0.0, 1.0, 256), cmap, 0.0, 1.0)
+    return base64.b64encode(table.numpy().tobytes()).decode("ascii")
+
+
+def playback_fps(data: ClipData) -> float:
+    """Sampled frames per second of real time (uniform sampling spreads frames over the whole clip).
+
+    Example:
+        >>> from mp_core.synthetic import synthetic_clip
+        >>> from mp_core.viz.clip_view import prepare_clip
+        >>> clip = synthetic_clip(num_frames=5, height=8, width=8).clip
+        >>> playback_fps(prepare_clip(clip, "cpu", "demo")) == clip.fps
+        True
+    """
+    stamps = data.clip.timestamps
+    span = stamps[-1] - stamps[0] if len(stamps) >= 2 else 0.0
+    return (len(stamps) - 1) / span if span > 0 else float(data.clip.fps)
+
+
+def clip_payload(data: ClipData, label: str) -> dict[str, Any]:
+    """What the viewer needs of a clip, JSON-ready: frames as lossless PNG, colour range, histogram, LUTs.
+
+    Args:
+        data: the clip (``frames`` ``(T, H, W, 3)`` uint8 on the host; limit and histogram over the clip).
+        label: the clip's name as shown to the user.
+
+    Returns:
+        ``{"kind": "clip", "id", "name", "width", "height", "frames", "fps", "png": [base64, ...],
+        "limit", "histogram": {"counts", "low", "high"}, "luts": {"difference", "attention"}}``; ``id``
+        hashes the frames, so the same sampled clip always gives the same payload.
+
+    Example:
+        >>> from mp_core.synthetic import synthetic_clip
+        >>> from mp_core.viz.clip_view import prepare_clip
+        >>> data = prepare_clip(synthetic_clip(num_frames=3, height=8, width=12).clip, "cpu", "demo")
+        >>> payload = clip_payload(data, "demo")
+        >>> payload["frames"], payload["height"], payload["width"], len(payload["png"])
+        (3, 8, 12, 3)
+    """
+    frames = data.clip.frames.contiguous().numpy()
+    count, height, width, _ = frames.shape
+    digest = hashlib.sha256(np.asarray(frames.shape, dtype=np.int64).tobytes() + frames.tobytes())
+    histogram = data.histogram
+    return {
+        "kind": "clip",
+        "id": digest.hexdigest()[:24],
+        "name": label,
+        "width": int(width),
+        "height": int(height),
+        "frames": int(count),
+        "fps": round(playback_fps(data), 4),
+        "png": [base64.b64encode(render.to_png(frame)).decode("ascii") for frame in frames],
+        "limit": float(data.limit),
+        "histogram": {
+            "counts": [int(c) for c in histogram.counts],
+            "low": float(histogram.edges[0]),
+            "high": float(histogram.edges[-1]),
+        },
+        "luts": {"difference": _lut(render.DIFFERENCE_CMAP), "attention": _lut(render.ATTENTION_CMAP)},
+    }
+
+
+def view_payload(
+    clip_id: str,
+    params: MotionParams,
+    *,
+    pair: int = 0,
+    overlay: bool = False,
+    raw: bool = False,
+    ack: dict[str, Any] | None = None,
+    ranges: dict[str, tuple[float, float, float]] | None = None,
+) -> dict[str, Any]:
+    """What to show of the clip ``clip_id``: parameters, frame pair, overlay and control mode.
+
+    ``ack`` names the viewer event the host applied last (``{"viewer", "seq"}``): a viewer ignores values
+    older than its own pending changes.
+
+    Example:
+        >>> view = view_payload("abc", MotionParams(0.257, 0.053), pair=2)
+        >>> view["clip"], view["pair"], round(view["slope"], 2), round(view["shift"], 4)
+        ('abc', 2, 23.46, 0.0317)
+    """
+    return {
+        "kind": "view",
+        "clip": clip_id,
+        "m": params.m,
+        "n": params.n,
+        "slope": params.slope,
+        "shift": params.shift,
+        "pair": int(pair),
+        "overlay": bool(overlay),
+        "raw": bool(raw),
+        "ack": ack or {"viewer": "", "seq": 0},
+        "ranges": {name: list(values) for name, values in (ranges or VIEWER_RANGES).items()},
+    }
+
+
+def _script_json(value: Any) -> str:
+    """JSON that can sit inside a ``<script>`` element: no ``<`` at all, so nothing can close it early."""
+    return json.dumps(value, separators=(",", ":")).replace("<", "\\u003c")
+
+
+def standalone_html(clip: dict[str, Any], view: dict[str, Any], title: str | None = None) -> str:
+    """One self-contained HTML page with the viewer of ``clip`` at ``view``: no network request at all.
+
+    Example:
+        >>> from mp_core.synthetic import synthetic_clip
+        >>> from mp_core.viz.clip_view import prepare_clip
+        >>> data = prepare_clip(synthetic_clip(num_frames=3, height=8, width=8).clip, "cpu", "demo")
+        >>> clip = clip_payload(data, "demo")
+        >>> page = standalone_html(clip, view_payload(clip["id"], MotionParams(0.257, 0.053)))
+        >>> page.startswith("<!DOCTYPE html>"), "<title>demo · Video Motion Prompts" in page
+        (True, True)
+    """
+    title = title or f"{clip['name']} · {METHOD}"
+    parts = {
+        "TITLE": html.escape(title),
+        "CLIP_NAME": html.escape(clip["name"]),
+        "METHOD": html.escape(METHOD),
+        "SUMMARY": html.escape(
+            f"{clip['frames']} frames at {clip['width']}×{clip['height']}, "
+            f"a = {view['slope']:.2f}, b = {view['shift']:+.3f} (m = {view['m']:.4f}, n = {view['n']:.4f})"
+        ),
+        "STYLE": asset("viewer.css"),
+        "SCRIPT": asset("viewer.js"),
+        "CLIP_JSON": _script_json(clip),
+        "VIEW_JSON": _script_json(view),
+    }
+    # One pass over the template: text put in (a clip's name, the JS) is never searched for markers.
+    return re.sub(r"<!--([A-Z_]+)-->", lambda match: parts[match.group(1)], asset("standalone.html"))
