@@ -4,67 +4,54 @@ from __future__ import annotations
 
 import streamlit as st
 
-from mp_core import InputError, MotionParams
+from mp_core import InputError
 from mp_core.checkpoints import params_to_json
 from mp_core.viz import clip_view as view
 from ui import figures
-from ui.panels import show_panels
+from ui.panels import server_viewer
 from ui.sidebar import clip_page
-from ui.state import bind
+from ui.viewer import (
+    MAX_VIEWER_BYTES,
+    demo_html,
+    demo_size_note,
+    fits_viewer,
+    init_viewer_state,
+    show_viewer,
+)
 
 spec, data, params = clip_page("Explore")
 state = st.session_state
-
-options = st.columns(3)
-overlay = options[0].toggle("Overlay attention on the frame", key="w.overlay")
-show_surface = options[1].toggle("3D attention surface", key="w.surface")
-show_export = options[2].toggle("Export", key="w.export")
-
-
-def viewer(data: view.ClipData, params: MotionParams, overlay: bool) -> None:
-    """Scrubber, play/pause and the four panels: reruns alone while scrubbing or playing."""
-    play, scrub = st.columns([1, 8], vertical_alignment="bottom")
-    if play.button("⏸ Pause" if state["mp.playing"] else "▶ Play", key="w.play", width="stretch"):
-        state["mp.playing"] = not state["mp.playing"]
-        st.rerun()  # the whole page: the fragment's timer is set there
-    if state["mp.playing"]:
-        state["mp.pair"] = (state["mp.pair"] + 1) % data.num_pairs
-    if data.num_pairs > 1:
-        scrub.slider("Frame pair t", 0, data.num_pairs - 1, **bind("mp.pair", "w.pair"))
-    t = state["mp.pair"]
-    images = view.pair_images(data, params, t, overlay_alpha=0.5 if overlay else 0.0)
-    show_panels(images, t, data.limit, overlay=overlay)
-    state["mp.pair_images"] = images
-
-
-st.fragment(viewer, run_every=0.5 if state["mp.playing"] else None)(data, params, overlay)
-
+init_viewer_state(state)
 stats = view.clip_stats(data, params)
-metrics = st.columns(4)
-metrics[0].metric("Mean attention (clip)", f"{stats.mean_attention:.3f}")
-metrics[1].metric("Pixels with A > 0.5", f"{stats.share_above_half:.1%}")
-metrics[2].metric("Temporal variation R", f"{stats.variation_mean:.4g}")
-metrics[3].metric("Slope a · shift b", f"{params.slope:.2f} · {params.shift:+.3f}")
 
-curve, variation = st.columns([3, 2])
-with curve:
-    st.markdown("**Power normalization** over the clip's differences")
-    st.plotly_chart(figures.pn_curve_figure(params, data.histogram), key="pn_curve")
-with variation:
-    st.markdown("**Temporal attention variation** per step")
-    st.plotly_chart(figures.variation_figure(stats.variation, stats.variation_mean), key="variation")
+if fits_viewer(data):
+    show_viewer(spec, data)  # panels, controls, statistics and the PN curve, computed in the browser
+else:
+    st.info(
+        f"This sampling holds {data.clip.frames.numel() / 2**20:.0f} MiB of frames, more than the in-browser "
+        f"viewer takes ({MAX_VIEWER_BYTES / 2**20:.0f} MiB): the panels are drawn on the server, one answer "
+        "per slider release. Lower Frames or Max side (sidebar, Sampling) for the live viewer."
+    )
+    server_viewer(data, params, stats)
+
+st.markdown("**Temporal attention variation** per step")
+st.plotly_chart(figures.variation_figure(stats.variation, stats.variation_mean), key="variation")
+
+options = st.columns(2)
+show_surface = options[0].toggle("3D attention surface", key="w.surface")
+show_export = options[1].toggle("Export", key="w.export")
 
 if show_surface:
     attention = view.pair_attention(data, params, state["mp.pair"])
     st.plotly_chart(figures.attention_surface_figure(attention), key="surface")
 
 if show_export:
-    images: view.PairImages = state["mp.pair_images"]
-    row = st.columns(4)
+    t = state["mp.pair"]
+    row = st.columns(5)
     row[0].download_button(
         "Panels PNG",
-        view.panels_png(images),
-        file_name=f"panels_t{state['mp.pair']}.png",
+        lambda: view.panels_png(view.pair_images(data, params, t, overlay_alpha=0.5 * state["mp.overlay"])),
+        file_name=f"panels_t{t}.png",
         mime="image/png",
         on_click="ignore",
         key="w.png",
@@ -77,8 +64,18 @@ if show_export:
         on_click="ignore",
         key="w.json",
     )
+    page = demo_html(spec, data, state)
+    row[2].download_button(
+        "Interactive HTML",
+        page,
+        file_name="motion_prompts_demo.html",
+        mime="text/html",
+        on_click="ignore",
+        key="w.html",
+        help="One file with the viewer, this clip's frames and these parameters; opens offline in a browser.",
+    )
     export_key = (spec, str(data.frames.device), params)
-    if row[2].button("Render MP4s", key="w.render"):
+    if row[3].button("Render MP4s", key="w.render"):
         bar = st.progress(0.0, text="Encoding H.264…")
         try:
             videos = view.export_videos(data, params, lambda share: bar.progress(min(share, 1.0)))
@@ -90,9 +87,10 @@ if show_export:
     exported = state.get("mp.exports")
     if exported is not None and exported[0] == export_key:
         prompted, panels = exported[1]
-        row[2].download_button(
+        row[3].download_button(
             "Prompted clip MP4", prompted, file_name="prompted.mp4", mime="video/mp4", key="w.mp4_prompt"
         )
-        row[3].download_button(
+        row[4].download_button(
             "4-panel MP4", panels, file_name="panels.mp4", mime="video/mp4", key="w.mp4_panels"
         )
+    st.caption(f"Interactive HTML · {demo_size_note(len(page), data)}")

@@ -220,7 +220,7 @@
         stats.appendChild(el("div", { class: "mp-stat" }, [el("div", { class: "mp-stat-label", text: label }), value]));
         this.statNodes[name] = value;
       }
-      this.curve = el("canvas", { class: "mp-curve", width: "480", height: "150", "data-curve": "pn",
+      this.curve = el("canvas", { class: "mp-curve", width: "480", height: "160", "data-curve": "pn",
         role: "img", "aria-label": "power normalization curve over the clip's differences" });
       const curveBox = el("div", { class: "mp-curve-box" }, [
         el("div", { class: "mp-curve-title", text: "Power normalization \u03c3(a(D \u2212 b)) over the clip's differences" }),
@@ -441,38 +441,47 @@
 
     drawCurve() {
       const canvas = this.curve, ctx = canvas.getContext("2d");
-      const w = canvas.width, h = canvas.height, pad = 18;
+      const w = canvas.width, h = canvas.height, left = 30, right = 14, top = 16, bottom = 20;
       const { counts, low, high } = this.clip.histogram;
       const total = counts.reduce((a, b) => a + b, 0) || 1;
-      const xOf = (v) => pad + ((v - low) / (high - low)) * (w - 2 * pad);
-      const yOf = (v) => h - pad - v * (h - 2 * pad);
+      const xOf = (v) => left + ((v - low) / (high - low)) * (w - left - right);
+      const yOf = (v) => h - bottom - v * (h - top - bottom);
       ctx.clearRect(0, 0, w, h);
-      ctx.fillStyle = "rgba(120,120,120,0.45)"; // share of pixels, log scale from 1e-6 to 1
-      const bin = (w - 2 * pad) / counts.length;
+      // The clip's differences: share of pixels per bin on a log scale from 1e-6 (bottom) to 1 (top).
+      ctx.fillStyle = "rgba(120,120,120,0.45)";
+      const bin = (w - left - right) / counts.length;
       counts.forEach((count, i) => {
         if (!count) return;
         const level = Math.max(0, 1 + Math.log10(count / total) / 6);
-        ctx.fillRect(pad + i * bin, yOf(level), Math.max(bin, 1), yOf(0) - yOf(level));
+        ctx.fillRect(left + i * bin, yOf(level), Math.max(bin, 1), yOf(0) - yOf(level));
       });
-      ctx.strokeStyle = "#999"; ctx.lineWidth = 1;
-      ctx.beginPath(); ctx.moveTo(pad, yOf(0)); ctx.lineTo(w - pad, yOf(0)); ctx.stroke();
+      ctx.strokeStyle = "#bbb"; ctx.lineWidth = 1;
+      ctx.beginPath(); ctx.moveTo(left, yOf(0)); ctx.lineTo(w - right, yOf(0));
+      ctx.moveTo(left, yOf(0)); ctx.lineTo(left, yOf(1)); ctx.stroke();
       const { slope, shift } = this.state;
       ctx.strokeStyle = "#3b6fd6"; ctx.lineWidth = 2.5;
       ctx.beginPath();
-      for (let px = 0; px <= w - 2 * pad; px++) {
-        const v = low + (px / (w - 2 * pad)) * (high - low);
+      for (let px = 0; px <= w - left - right; px++) {
+        const v = low + (px / (w - left - right)) * (high - low);
         const y = yOf(1 / (1 + Math.exp(-slope * (v - shift))));
-        if (px === 0) ctx.moveTo(pad + px, y); else ctx.lineTo(pad + px, y);
+        if (px === 0) ctx.moveTo(left + px, y); else ctx.lineTo(left + px, y);
       }
       ctx.stroke();
-      ctx.strokeStyle = "#3b6fd6"; ctx.lineWidth = 1; ctx.setLineDash([4, 3]);
-      ctx.beginPath(); ctx.moveTo(xOf(shift), pad / 2); ctx.lineTo(xOf(shift), yOf(0)); ctx.stroke();
+      ctx.lineWidth = 1; ctx.setLineDash([4, 3]);
+      ctx.beginPath(); ctx.moveTo(xOf(shift), top - 4); ctx.lineTo(xOf(shift), yOf(0)); ctx.stroke();
       ctx.setLineDash([]);
-      ctx.fillStyle = "#262730"; ctx.font = "11px sans-serif";
-      ctx.fillText(`b=${shift.toFixed(3)}`, Math.min(xOf(shift) + 4, w - 60), 12);
-      ctx.fillText(`${low}`, pad - 6, h - 4);
-      ctx.fillText(`+${high}`, w - pad - 12, h - 4);
-      ctx.fillText("D", w / 2, h - 4);
+      ctx.fillStyle = "#555"; ctx.font = "11px sans-serif";
+      ctx.textAlign = "right";
+      for (const v of [0, 0.5, 1]) ctx.fillText(String(v), left - 4, yOf(v) + 4);
+      ctx.textAlign = "center";
+      ctx.fillText(String(low), xOf(low), h - 5);
+      ctx.fillText("0", xOf(0), h - 5);
+      ctx.fillText(`+${high}`, xOf(high) - 6, h - 5);
+      ctx.fillText("difference D (grey: share of pixels, log)", xOf((low + high) / 2 + 0.5), h - 5);
+      ctx.textAlign = "left";
+      ctx.fillText("A", 4, top);
+      ctx.fillStyle = "#3b6fd6";
+      ctx.fillText(`b=${shift.toFixed(3)}`, Math.min(xOf(shift) + 4, w - 56), top - 4);
       this.curve.dataset.shift = String(shift);
       this.curve.dataset.markerX = String(xOf(shift));
     }

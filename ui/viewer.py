@@ -1,0 +1,169 @@
+"""The live viewer of the Explore page: a components v2 component computing the four panels in the browser.
+
+Two mounts share one JS module (``mp_core/viz/viewer/viewer.js``): the *clip* component carries the sampled
+frames (PNG, base64) and never changes while the clip and sampling stay the same, so Streamlit sends it as a
+reference to the message the browser already holds; the *view* component carries the parameters, pair and
+options. The browser redraws on every control movement and tells the server only when a control is
+released, through trigger events (``params``, ``pair``, ``overlay``) whose callbacks set the canonical
+``mp.*`` keys: the sidebar, the other pages and the exports follow.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import streamlit as st
+
+from mp_core import MotionParams
+from mp_core.viz.clip_view import ClipData
+from mp_core.viz.viewer import DEMO_SIZE_LIMIT, asset, clip_payload, standalone_html, view_payload
+from ui.clips import ClipSpec
+from ui.state import (
+    RAW_SLIDER,
+    SHIFT_SLIDER,
+    SLOPE_SLIDER,
+    State,
+    current_params,
+    on_shift,
+    on_slope,
+    set_params,
+)
+
+VIEW_KEY = "w.viewer"
+CLIP_KEY = "w.viewer_clip"
+EVENTS = ("params", "pair", "overlay")
+#: The largest sampled clip the browser is sent (raw RGB bytes); it holds RGBA frames and float32
+#: differences (about 2.7x this). Longer or larger samplings are drawn on the server.
+MAX_VIEWER_BYTES = 48 * 2**20
+RANGES = {"slope": SLOPE_SLIDER, "shift": SHIFT_SLIDER, "m": RAW_SLIDER, "n": RAW_SLIDER}
+STATE_DEFAULTS: dict[str, Any] = {"mp.overlay": False, "mp.viewer_ack": {"viewer": "", "seq": 0}}
+
+_JS = asset("viewer.js") + (
+    "\nexport default (component) => globalThis.MotionPromptsViewer.streamlitComponent(component);\n"
+)
+_clip_component = st.components.v2.component("motion_prompts_clip", js=_JS)
+_view_component = st.components.v2.component("motion_prompts_viewer", css=asset("viewer.css"), js=_JS)
+
+
+def init_viewer_state(state: State) -> None:
+    for key, value in STATE_DEFAULTS.items():
+        state.setdefault(key, value)
+
+
+def fits_viewer(data: ClipData) -> bool:
+    return data.clip.frames.numel() <= MAX_VIEWER_BYTES
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def cached_clip_payload(spec: ClipSpec, _data: ClipData) -> dict[str, Any]:
+    """The clip payload (PNG frames, ~1 s to encode 64 frames) once per clip and sampling; never mutated."""
+    return clip_payload(_data, spec.label)
+
+
+# --- events from the browser (callbacks; they take the state so tests can pass a dict) ------------------
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _clamp(value: float, limits: tuple[float, float, float]) -> float:
+    return min(max(value, limits[0]), limits[1])
+
+
+def _apply_params(state: State, values: Any) -> None:
+    if not isinstance(values, dict):
+        return
+    m, n = _number(values.get("m")), _number(values.get("n"))
+    if m is not None or n is not None:
+        old = current_params(state)
+        m = old.m if m is None else _clamp(m, RAW_SLIDER)
+        n = old.n if n is None else _clamp(n, RAW_SLIDER)
+        set_params(state, MotionParams(m, n))
+        return
+    slope, shift = _number(values.get("slope")), _number(values.get("shift"))
+    if slope is not None:
+        state["w.slope"] = _clamp(slope, SLOPE_SLIDER)
+        on_slope(state)
+    if shift is not None:
+        state["w.shift"] = _clamp(shift, SHIFT_SLIDER)
+        on_shift(state)
+
+
+def apply_event(state: State, event: str, payload: Any, num_pairs: int | None = None) -> None:
+    """Apply one viewer event ``{"value", "viewer", "seq"}`` to the canonical state; ignore malformed ones.
+
+    ``params``: ``{slope?, shift?}`` or ``{m?, n?}`` (as the sidebar's sliders would set them);
+    ``pair``: the frame pair (clamped to the clip); ``overlay``: bool. The event's ``viewer``/``seq`` become
+    ``mp.viewer_ack``, which the viewer reads to tell the server's values from its own newer changes.
+    """
+    if not isinstance(payload, dict):
+        return
+    value = payload.get("value")
+    if event == "params":
+        _apply_params(state, value)
+    elif event == "pair" and _number(value) is not None:
+        pair = max(int(value), 0)
+        state["mp.pair"] = min(pair, num_pairs - 1) if num_pairs else pair
+    elif event == "overlay" and isinstance(value, bool):
+        state["mp.overlay"] = value
+    else:
+        return
+    seq = _number(payload.get("seq"))
+    state["mp.viewer_ack"] = {"viewer": str(payload.get("viewer", "")), "seq": int(seq or 0)}
+
+
+def _callback(event: str, num_pairs: int) -> Callable[[], None]:
+    def callback() -> None:
+        result = st.session_state.get(VIEW_KEY) or {}
+        apply_event(st.session_state, event, result.get(event), num_pairs)
+
+    return callback
+
+
+# --- the page's parts ----------------------------------------------------------------------------------
+
+
+def current_view(state: State, clip_id: str) -> dict[str, Any]:
+    return view_payload(
+        clip_id,
+        current_params(state),
+        pair=state["mp.pair"],
+        overlay=state["mp.overlay"],
+        raw=state["mp.raw"],
+        ack=state["mp.viewer_ack"],
+        ranges=RANGES,
+    )
+
+
+def show_viewer(spec: ClipSpec, data: ClipData) -> None:
+    """The viewer of the current clip at the current parameters (call :func:`fits_viewer` first)."""
+    state = st.session_state
+    init_viewer_state(state)
+    payload = cached_clip_payload(spec, data)
+    callbacks = {f"on_{event}_change": _callback(event, data.num_pairs) for event in EVENTS}
+    with st.container(gap=None):
+        _view_component(key=VIEW_KEY, data=current_view(state, payload["id"]), **callbacks)
+        _clip_component(key=CLIP_KEY, data=payload)
+
+
+def demo_html(spec: ClipSpec, data: ClipData, state: State) -> bytes:
+    """The Interactive HTML export: the same viewer for this clip, sampling and parameters, in one file."""
+    payload = cached_clip_payload(spec, data)
+    return standalone_html(payload, current_view(state, payload["id"])).encode("utf-8")
+
+
+def demo_size_note(size: int, data: ClipData) -> str:
+    """What the export's size is, and the rule when it is over what an email takes."""
+    count, height, width = data.clip.frames.shape[:3]
+    text = f"{size / 1e6:.1f} MB: every sampled frame stored losslessly (PNG), viewer and legend included."
+    if size > DEMO_SIZE_LIMIT:
+        text += (
+            f" Over {DEMO_SIZE_LIMIT / 1e6:.0f} MB: {count} frames at {width}×{height} hold too much to mail "
+            "easily; about 16 frames at 320 px stay under it. Lower Frames or Max side (sidebar, Sampling)."
+        )
+    return text
