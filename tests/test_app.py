@@ -14,16 +14,27 @@ from mp_core import PRESETS, MotionParams
 from tests.conftest import REPO_ROOT
 from tests.helpers_pickle import code_running_checkpoint
 from tests.helpers_video import make_audio_only
+from ui import viewer
 
 APP = str(REPO_ROOT / "app.py")
 EXPLORE = "pages/1_Explore.py"
 
 
-def _panel(at: AppTest, title: str) -> str:
-    """URL of the panel image whose caption starts with ``title`` (the URL changes with the content)."""
-    urls = [image.value[0] for image in at.get("image") if image.captions[0].startswith(title)]
-    assert len(urls) == 1, f"expected one {title!r} panel"
-    return urls[0]
+def _payload(at: AppTest, component: str) -> dict:
+    """The JSON the page sent to the in-browser viewer: ``clip`` (frames) or ``viewer`` (parameters)."""
+    elements = at.get("bidi_component")
+    found = [json.loads(e.proto.json) for e in elements if e.proto.component_name == component]
+    assert len(found) == 1, f"expected one {component} component"
+    return found[0]
+
+
+def _clip_id(at: AppTest) -> str:
+    """Content hash of the frames the viewer shows (changes with the clip or its sampling)."""
+    return _payload(at, "motion_prompts_clip")["id"]
+
+
+def _view(at: AppTest) -> dict:
+    return _payload(at, "motion_prompts_viewer")
 
 
 @pytest.fixture
@@ -46,28 +57,21 @@ def test_home_runs_and_draws_the_pipeline() -> None:
     assert any("Benoît Markey" in c.value and "CC BY-SA 3.0" in c.value for c in at.sidebar.caption)
 
 
-def test_explore_shows_four_panels_curve_and_stats(explore: AppTest) -> None:
-    for title in ("Frame", "Difference", "Attention", "Prompt"):
-        _panel(explore, title)
-    assert len(explore.get("plotly_chart")) == 2  # curve over histogram, variation per step
-    assert [m.label for m in explore.metric][:3] == [
-        "Mean attention (clip)",
-        "Pixels with A > 0.5",
-        "Temporal variation R",
-    ]
+def test_explore_shows_the_viewer_and_the_variation(explore: AppTest) -> None:
+    assert _view(explore)["clip"] == _clip_id(explore)
+    assert len(explore.get("plotly_chart")) == 1  # variation per step (the PN curve is in the viewer)
     assert not explore.error
 
 
-def test_moving_slope_changes_attention_not_the_difference(explore: AppTest) -> None:
-    before = {title: _panel(explore, title) for title in ("Frame", "Difference", "Attention", "Prompt")}
+def test_moving_slope_changes_the_view_not_the_clip(explore: AppTest) -> None:
+    clip = _clip_id(explore)
     explore.slider(key="w.slope").set_value(40.0).run()
     assert not explore.exception
     assert explore.session_state["mp.m"] == pytest.approx(MotionParams.from_slope_shift(40.0, 0.0).m)
     assert explore.session_state["mp.n"] == PRESETS["MPII Cooking 2"].params.n  # shift untouched
-    assert _panel(explore, "Attention") != before["Attention"]
-    assert _panel(explore, "Prompt") != before["Prompt"]
-    assert _panel(explore, "Difference") == before["Difference"]
-    assert _panel(explore, "Frame") == before["Frame"]
+    assert _view(explore)["slope"] == pytest.approx(40.0)
+    assert _view(explore)["m"] == explore.session_state["mp.m"]
+    assert _clip_id(explore) == clip
 
 
 def test_preset_moves_the_sliders_and_survives_a_page_switch(explore: AppTest) -> None:
@@ -93,32 +97,32 @@ def test_raw_toggle_and_reset(explore: AppTest) -> None:
     assert explore.slider(key="w.n").value == pytest.approx(default.n)
 
 
-def test_play_steps_through_pairs_and_pause_stops(explore: AppTest) -> None:
+def test_server_panels_play_and_pause(explore: AppTest, monkeypatch) -> None:
+    monkeypatch.setattr(viewer, "MAX_VIEWER_BYTES", 0)  # the fallback for samplings too large to send
+    explore.run()
     assert explore.session_state["mp.pair"] == 0
     explore.button(key="w.play").click().run()
     assert explore.button(key="w.play").label == "⏸ Pause"
     assert explore.session_state["mp.pair"] == 1
     explore.run()  # what the fragment's timer does
     assert explore.slider(key="w.pair").value == 2
-    assert _panel(explore, "Attention")
+    assert all(image.captions[0].endswith("t = 2") for image in explore.get("image") if image.captions[0])
     explore.button(key="w.play").click().run()
     assert explore.button(key="w.play").label == "▶ Play"
     explore.run()
     assert explore.session_state["mp.pair"] == 2
 
 
-def test_scrubber_overlay_surface_and_exports(explore: AppTest) -> None:
-    frame = _panel(explore, "Frame")
-    explore.slider(key="w.pair").set_value(5).run()
-    assert _panel(explore, "Frame") != frame
-    assert all(image.captions[0].endswith("t = 5") for image in explore.get("image") if image.captions[0])
-    explore.toggle(key="w.overlay").set_value(True).run()
-    _panel(explore, "Frame Xₜ₊₁ with attention overlay")
+def test_pair_from_the_viewer_surface_and_exports(explore: AppTest) -> None:
+    viewer.apply_event(explore.session_state, "pair", {"value": 5, "viewer": "v", "seq": 1}, num_pairs=15)
+    viewer.apply_event(explore.session_state, "overlay", {"value": True, "viewer": "v", "seq": 2})
+    explore.run()
+    assert (_view(explore)["pair"], _view(explore)["overlay"]) == (5, True)
     explore.toggle(key="w.surface").set_value(True).run()
-    assert len(explore.get("plotly_chart")) == 3
+    assert len(explore.get("plotly_chart")) == 2
     explore.toggle(key="w.export").set_value(True).run()
     labels = [button.label for button in explore.get("download_button")]
-    assert {"Panels PNG", "Values JSON"} <= set(labels)
+    assert {"Panels PNG", "Values JSON", "Interactive HTML"} <= set(labels)
     assert not explore.exception
 
 
@@ -146,13 +150,13 @@ def test_bad_checkpoint_shows_error_and_keeps_values(explore: AppTest) -> None:
 
 
 def test_bad_video_upload_shows_error_and_keeps_the_clip(explore: AppTest) -> None:
-    frame = _panel(explore, "Frame")
+    clip = _clip_id(explore)
     explore.segmented_control(key="w.source").set_value("Upload").run()
     explore.file_uploader(key="w.upload").set_value(("clip.mp4", b"\x00" * 4096, "video/mp4"))
     explore.run()
     assert not explore.exception
     assert "clip.mp4" in explore.error[0].value
-    assert _panel(explore, "Frame") == frame
+    assert _clip_id(explore) == clip
     assert explore.session_state["mp.upload"] is None
 
 
@@ -173,25 +177,27 @@ def _tiny_mp4(frames: int = 8, height: int = 48, width: int = 64) -> bytes:
 
 
 def test_video_upload_replaces_the_clip(explore: AppTest) -> None:
-    frame = _panel(explore, "Frame")
+    clip = _clip_id(explore)
     explore.segmented_control(key="w.source").set_value("Upload").run()
     explore.file_uploader(key="w.upload").set_value(("moving.mp4", _tiny_mp4(), "video/mp4"))
     explore.run()
     assert not explore.exception and not explore.error
     assert explore.session_state["mp.upload"].name == "moving.mp4"
-    assert _panel(explore, "Frame") != frame
-    assert explore.slider(key="w.pair").max == 6  # 8 frames, 7 pairs
+    assert _clip_id(explore) != clip
+    payload = _payload(explore, "motion_prompts_clip")
+    shown = (payload["name"], payload["frames"], payload["width"], payload["height"])
+    assert shown == ("moving.mp4", 8, 64, 48)
 
 
 def test_sampling_that_gives_no_frames_keeps_the_previous_clip(explore: AppTest) -> None:
     explore.segmented_control(key="w.source").set_value("Upload").run()
     explore.file_uploader(key="w.upload").set_value(("moving.mp4", _tiny_mp4(), "video/mp4"))
     explore.run()
-    frame = _panel(explore, "Frame")
+    clip = _clip_id(explore)
     explore.number_input(key="w.start").set_value(60.0).run()
     assert not explore.exception
     assert "moving.mp4" in explore.error[0].value and "Still showing" in explore.error[0].value
-    assert _panel(explore, "Frame") == frame
+    assert _clip_id(explore) == clip
     explore.number_input(key="w.start").set_value(0.0).run()
     assert not explore.error
 
@@ -221,13 +227,13 @@ def test_export_renders_h264_clips(explore: AppTest) -> None:
     ids=["one-frame", "audio-only"],
 )
 def test_unusable_uploads_say_why_and_keep_the_clip(explore: AppTest, tmp_path, name, make, message) -> None:
-    frame = _panel(explore, "Frame")
+    clip = _clip_id(explore)
     explore.segmented_control(key="w.source").set_value("Upload").run()
     explore.file_uploader(key="w.upload").set_value((name, make(tmp_path), "video/mp4"))
     explore.run()
     assert not explore.exception
     assert name in explore.error[0].value and message in explore.error[0].value
-    assert _panel(explore, "Frame") == frame
+    assert _clip_id(explore) == clip
 
 
 def test_checkpoint_whose_pickle_would_run_code_is_refused(explore: AppTest, tmp_path) -> None:

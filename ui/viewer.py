@@ -75,46 +75,49 @@ def _clamp(value: float, limits: tuple[float, float, float]) -> float:
     return min(max(value, limits[0]), limits[1])
 
 
-def _apply_params(state: State, values: Any) -> None:
+def _apply_params(state: State, values: Any) -> bool:
     if not isinstance(values, dict):
-        return
+        return False
     m, n = _number(values.get("m")), _number(values.get("n"))
+    slope, shift = _number(values.get("slope")), _number(values.get("shift"))
     if m is not None or n is not None:
         old = current_params(state)
         m = old.m if m is None else _clamp(m, RAW_SLIDER)
         n = old.n if n is None else _clamp(n, RAW_SLIDER)
         set_params(state, MotionParams(m, n))
-        return
-    slope, shift = _number(values.get("slope")), _number(values.get("shift"))
     if slope is not None:
         state["w.slope"] = _clamp(slope, SLOPE_SLIDER)
         on_slope(state)
     if shift is not None:
         state["w.shift"] = _clamp(shift, SHIFT_SLIDER)
         on_shift(state)
+    return any(value is not None for value in (m, n, slope, shift))
 
 
-def apply_event(state: State, event: str, payload: Any, num_pairs: int | None = None) -> None:
-    """Apply one viewer event ``{"value", "viewer", "seq"}`` to the canonical state; ignore malformed ones.
+def apply_event(state: State, event: str, payload: Any, num_pairs: int | None = None) -> bool:
+    """Apply one viewer event ``{"value", "viewer", "seq"}`` to the canonical state; False (and no change)
+    for a malformed one.
 
     ``params``: ``{slope?, shift?}`` or ``{m?, n?}`` (as the sidebar's sliders would set them);
     ``pair``: the frame pair (clamped to the clip); ``overlay``: bool. The event's ``viewer``/``seq`` become
     ``mp.viewer_ack``, which the viewer reads to tell the server's values from its own newer changes.
     """
     if not isinstance(payload, dict):
-        return
+        return False
     value = payload.get("value")
     if event == "params":
-        _apply_params(state, value)
+        if not _apply_params(state, value):
+            return False
     elif event == "pair" and _number(value) is not None:
         pair = max(int(value), 0)
         state["mp.pair"] = min(pair, num_pairs - 1) if num_pairs else pair
     elif event == "overlay" and isinstance(value, bool):
         state["mp.overlay"] = value
     else:
-        return
+        return False
     seq = _number(payload.get("seq"))
     state["mp.viewer_ack"] = {"viewer": str(payload.get("viewer", "")), "seq": int(seq or 0)}
+    return True
 
 
 def _callback(event: str, num_pairs: int) -> Callable[[], None]:
