@@ -1,13 +1,20 @@
-"""Browser figures of the app: slider key press -> updated attention panel, and new clip -> first panels.
+"""Browser figures of the app: key presses -> redrawn panels, and new clip -> first panels.
 
 Run: .venv/bin/python bench/bench_app.py [--repeats N]. Starts `streamlit run app.py` on a free port and
-drives Debian chromium with playwright, as the browser tests do. Times are measured in Python around the
-key press / click until the page shows the new image (playwright polls the DOM on animation frames).
-Targets on the 2-core CPU: slider -> panels <= 300 ms median (64 frames at 224 px); first panels of a
-shipped sample <= 2 s.
+drives Debian chromium with playwright, as the browser tests do. Explore's panels are drawn by the
+in-browser viewer, which dispatches `motionprompts:render` on window after each redraw.
+
+- viewer key press -> redrawn panels: a key on the viewer's own slope control; computed in the page, no
+  server. Timed in the page (keydown -> the render event, and -> the next animation frame, when the new
+  canvases are on screen) and in Python around the key press (adds playwright's round trips).
+- sidebar key press -> redrawn panels: the sidebar's 'Shift b' slider, a server round trip (rerun, new
+  parameters sent to the viewer), timed in Python until the render event with the new shift.
+Targets on the 2-core CPU: viewer key press <= 50 ms median; sidebar slider -> panels <= 300 ms median
+(64 frames at 224 px); first panels of a shipped sample <= 2 s.
 
 `--sessions N` (the room mode) serves N people at once: N chromium processes (one session each, `--uploads K`
-of them with their own uploaded video) press the slope slider together, round after round; it reports
+of them with their own uploaded video) press the sidebar's slope slider together (a server round trip: the
+viewer redraws with the new slope), round after round; it reports
 p50/p95 key press -> changed attention panel, the server's CPU time per press and its RSS, then RSS growth
 over 24 clip switches per session. The same rounds run first against bench/trivial_app.py (one slider,
 four images), the framework's floor on this machine, measured in the same run. Targets (issue 10): 8
@@ -41,30 +48,22 @@ from tests.helpers_browser import (
     wait_ready,
 )
 
-SRC_OF = """(title) => {
-  for (const el of document.querySelectorAll('[data-testid="stImage"]')) {
-    const cap = el.parentElement.querySelector('[data-testid="stImageCaption"]')
-             || el.querySelector('[data-testid="stImageCaption"]');
-    if (cap && cap.textContent.startsWith(title)) return el.querySelector('img').src;
-  }
-  return null;
-}"""
-CHANGED = """([title, before]) => {
-  for (const el of document.querySelectorAll('[data-testid="stImage"]')) {
-    const cap = el.parentElement.querySelector('[data-testid="stImageCaption"]')
-             || el.querySelector('[data-testid="stImageCaption"]');
-    if (cap && cap.textContent.startsWith(title)) {
-      const img = el.querySelector('img');
-      return img.src !== before && img.complete;
-    }
-  }
-  return false;
+VIEWER = "() => !!window.motionPrompts && window.motionPrompts.info().pairs > 0"
+#: Records every render event (page time, detail) and the page time of every keydown, from page load on.
+RECORD = """() => {
+  window.__renders = []; window.__keys = [];
+  window.addEventListener("keydown", () => window.__keys.push(performance.now()), true);
+  window.addEventListener("motionprompts:render", (event) => {
+    const entry = {at: performance.now(), detail: event.detail};
+    window.__renders.push(entry);
+    requestAnimationFrame(() => { entry.frame = performance.now(); });
+  });
 }"""
 
 #: Page-time (ms since navigation) when each stage first shows in the DOM: where an open's time goes.
 STAGES = {
     "title": "h1",  # the script's first delta arrived
-    "images": '[data-testid="stImage"] img',  # the panels' deltas arrived
+    "viewer mounted": '[data-testid^="stBidiComponent"]',  # the component's delta arrived
     "plotly drawn": '[data-testid="stPlotlyChart"] .js-plotly-plot',  # plotly.js loaded and ran
 }
 MARK_STAGES = """(stages) => {
@@ -77,14 +76,29 @@ MARK_STAGES = """(stages) => {
 }"""
 
 
-def report(name: str, values: list[float], target: float) -> None:
+def report(name: str, values: list[float], target: float | None) -> None:
     median = statistics.median(values)
-    verdict = "meets" if median <= target else "MISSES"
+    if target is None:
+        verdict = "no target"
+    else:
+        outcome = "meets" if median <= target else "MISSES"
+        verdict = f"target {target * 1e3:.0f} ms: {outcome}, {median / target:.2f}x of it"
     print(
         f"  {name}: median {median * 1e3:7.0f} ms  min {min(values) * 1e3:7.0f} ms"
-        f"  max {max(values) * 1e3:7.0f} ms  (n={len(values)}; target {target * 1e3:.0f} ms: {verdict},"
-        f" {median / target:.2f}x of it)"
+        f"  max {max(values) * 1e3:7.0f} ms  (n={len(values)}; {verdict})"
     )
+
+
+def playwright_round_trip(page, repeats: int) -> list[float]:
+    """A key press on a control that redraws nothing, then one poll: what playwright adds to a wall time."""
+    page.get_by_role("checkbox", name="overlay attention on the frame").focus()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        page.keyboard.press("Shift")
+        page.wait_for_function("() => true", polling="raf")
+        times.append(time.perf_counter() - start)
+    return times
 
 
 def move_slider(page, name: str, done, direction: str, max_rounds: int = 20) -> None:
@@ -130,15 +144,32 @@ def set_sampling(page, frames: int, max_side: int) -> None:
     wait_ready(page, 120_000)
 
 
+def renders(page) -> int:
+    return page.evaluate("() => window.__renders.length")
+
+
+def wait_render(page, count: int, condition: str = "true", timeout_ms: float = 30_000) -> dict:
+    """The first render event after the first ``count`` whose detail satisfies ``condition`` (JS on d)."""
+    page.wait_for_function(
+        f"(n) => window.__renders.slice(n).some(({{detail: d}}) => {condition})",
+        arg=count,
+        timeout=timeout_ms,
+        polling="raf",
+    )
+    return page.evaluate(f"(n) => window.__renders.slice(n).find(({{detail: d}}) => {condition})", count)
+
+
 def slider_to_panel(page, repeats: int) -> list[float]:
-    slider = page.get_by_role("slider", name="Shift b")
+    """Sidebar 'Shift b' key press -> the viewer redrawn with the server's new shift (a round trip)."""
+    slider = page.locator('[data-testid="stSidebar"]').get_by_role("slider", name="Shift b")
     times = []
     for index in range(repeats + 2):
-        before = page.evaluate(SRC_OF, "Attention")
+        shift = page.evaluate("() => window.motionPrompts.info().shift")
+        count = renders(page)
         slider.focus()
         start = time.perf_counter()
         page.keyboard.press("ArrowRight" if index % 2 == 0 else "ArrowLeft")
-        page.wait_for_function(CHANGED, arg=["Attention", before], timeout=30_000, polling="raf")
+        wait_render(page, count, f"Math.abs(d.shift - {shift}) > 1e-4")
         elapsed = time.perf_counter() - start
         wait_ready(page)
         if index >= 2:  # the first two warm up the caches of this clip size
@@ -147,19 +178,45 @@ def slider_to_panel(page, repeats: int) -> list[float]:
     return times
 
 
+def viewer_key_press(page, repeats: int) -> tuple[list[float], list[float], list[float]]:
+    """Viewer 'slope a' key press -> redrawn panels: (in the page to the event, to the next frame, wall)."""
+    slider = page.get_by_role("slider", name="slope a", exact=True)
+    to_event, to_frame, wall = [], [], []
+    for index in range(repeats + 3):
+        slider.focus()
+        count = renders(page)
+        keys = page.evaluate("() => window.__keys.length")
+        start = time.perf_counter()
+        page.keyboard.press("ArrowRight" if index % 2 == 0 else "ArrowLeft")
+        entry = wait_render(page, count)
+        elapsed = time.perf_counter() - start
+        page.wait_for_function(f"() => window.__renders[{count}].frame !== undefined", polling="raf")
+        entry = page.evaluate(f"() => window.__renders[{count}]")
+        pressed = page.evaluate(f"() => window.__keys[{keys}]")
+        wait_ready(page)  # the release's rerun (the server hears about the change) ends before the next key
+        if index >= 3:  # the first ones warm up the JIT
+            to_event.append((entry["at"] - pressed) / 1e3)
+            to_frame.append((entry["frame"] - pressed) / 1e3)
+            wall.append(elapsed)
+        time.sleep(0.3)
+    return to_event, to_frame, wall
+
+
 def open_explore(browser, url: str, stages: dict[str, list[float]]) -> tuple[object, float]:
     """Open /Explore in a new tab (a new session); the time to its first visible panel; stage times."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.add_init_script(f"({MARK_STAGES})({json.dumps(STAGES)})")
+    page.add_init_script(f"({RECORD})()")
     start = time.perf_counter()
     page.goto(f"{url}/Explore")
-    page.wait_for_selector('[data-testid="stImage"] img', timeout=120_000)
+    page.wait_for_function("() => window.__renders.length > 0", timeout=120_000, polling="raf")
     elapsed = time.perf_counter() - start
     wait_ready(page, 120_000)
     page.locator(STAGES["plotly drawn"]).first.wait_for(timeout=120_000)
     marks = page.evaluate(
         "() => ({...window.__stages, 'page scripts run':"
-        " performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd})"
+        " performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd,"
+        " 'panels drawn': window.__renders[0].at})"
     )
     for name, value in marks.items():
         stages.setdefault(name, []).append(value / 1e3)
@@ -177,19 +234,24 @@ def report_stages(stages: dict[str, list[float]]) -> None:
 def new_clip_to_panels(page, titles: list[str]) -> list[float]:
     times = []
     for title in titles:
-        before = page.evaluate(SRC_OF, "Frame")
+        count = renders(page)
         page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
         option = page.get_by_role("option", name=title)
         start = time.perf_counter()
         option.click()
-        page.wait_for_function(CHANGED, arg=["Frame", before], timeout=60_000, polling="raf")
+        page.wait_for_function(
+            "([n, title]) => window.__renders.length > n && window.motionPrompts.info().name === title",
+            arg=[count, title],
+            timeout=60_000,
+            polling="raf",
+        )
         times.append(time.perf_counter() - start)
         wait_ready(page)
     return times
 
 
-#: A signature of the attention panel that changes with its pixels: an <img> captioned "Attention…", else
-#: the canvases of a browser-side viewer (a components-v2 panel draws into canvases).
+#: A signature of what the attention panel shows: an <img> captioned "Attention…" (the trivial app), else
+#: the in-browser viewer's clip and parameters (it redraws in the same task that takes them).
 PANEL_SIGNATURE = """() => {
   for (const el of document.querySelectorAll('[data-testid="stImage"]')) {
     const cap = el.parentElement.querySelector('[data-testid="stImageCaption"]')
@@ -199,8 +261,8 @@ PANEL_SIGNATURE = """() => {
       return img && img.complete ? img.src : null;
     }
   }
-  const canvases = [...document.querySelectorAll('[data-testid="stMain"] canvas')];
-  return canvases.length ? canvases.map((c) => c.toDataURL()).join('|') : null;
+  const viewer = window.motionPrompts && window.motionPrompts.info();
+  return viewer && viewer.pairs > 0 ? `${viewer.name}|${viewer.slope}|${viewer.shift}` : null;
 }"""
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "motion-prompt-explorer" / "bench"
 
@@ -256,20 +318,20 @@ def choose_source(page, name: str) -> None:
 def switch_clip(page, index: int, uploads: bool) -> None:
     """One clip switch: the next shipped sample, or (uploading sessions, every other time) the upload."""
     sidebar = page.locator('[data-testid="stSidebar"]')
-    before = page.evaluate(SRC_OF, "Frame")
+    before = page.evaluate(PANEL_SIGNATURE)
     if uploads and index % 2 == 1:
         choose_source(page, "Upload")
     else:
         samples = sidebar.locator('[data-testid="stSelectbox"]').filter(has_text="Sample")
         if samples.count() == 0:  # the session shows its upload
             choose_source(page, "Sample")
-            page.wait_for_function(CHANGED, arg=["Frame", before], timeout=120_000, polling="raf")
+            wait_panel_change(page, before, 120_000)
             wait_ready(page, 120_000)
-            before = page.evaluate(SRC_OF, "Frame")
+            before = page.evaluate(PANEL_SIGNATURE)
         samples.first.click()
         titles = ["Cyclist on a court", "Hand tilts a cup", "1906 Grand Prix race car", "Pen pushes a coin"]
         page.get_by_role("option", name=titles[index % len(titles)]).click()
-    page.wait_for_function(CHANGED, arg=["Frame", before], timeout=120_000, polling="raf")
+    wait_panel_change(page, before, 120_000)
     wait_ready(page, 120_000)
 
 
@@ -303,7 +365,7 @@ def _session(index: int, url: str, upload: str | None, rounds: int, switches: in
             uploader.locator('input[type="file"]').set_input_files(upload)  # waits for the Upload choice
             sidebar.get_by_text(f"{Path(upload).name} · ").first.wait_for(timeout=120_000)  # its caption
             wait_ready(page, 120_000)
-        slider = page.get_by_role("slider", name="Slope a")
+        slider = page.locator('[data-testid="stSidebar"]').get_by_role("slider", name="Slope a")
         latencies = []
         barrier.wait()  # everyone is ready: the main process reads the server's CPU time
         for round_ in range(rounds):
@@ -414,13 +476,20 @@ def main() -> None:
     executable = chromium_path()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
-        print("slider key press -> updated attention panel (Explore, pen_coin, 64 frames at 224 px)")
+        print("key press -> redrawn panels (Explore, pen_coin, 64 frames at 224 px)")
         with streamlit_server() as url:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.add_init_script(f"({RECORD})()")
             page.goto(f"{url}/Explore")
             wait_ready(page, 120_000)
             set_sampling(page, 64, 224)
-            report("slider -> panel", slider_to_panel(page, args.repeats), 0.3)
+            page.wait_for_function(VIEWER, timeout=120_000)
+            to_event, to_frame, wall = viewer_key_press(page, args.repeats)
+            report("viewer key press -> panels redrawn (in the page)", to_event, 0.05)
+            report("viewer key press -> next frame on screen (in the page)", to_frame, 0.05)
+            report("viewer key press -> panels redrawn (wall, via playwright)", wall, None)
+            report("  playwright's own key press + poll, for scale", playwright_round_trip(page, 10), None)
+            report("sidebar slider -> panels (server round trip)", slider_to_panel(page, args.repeats), 0.3)
             page.close()
         print("choosing a shipped sample -> its first panels (default sampling: 16 frames, max side 320)")
         cold, warm, first_visit, next_visit = [], [], [], []

@@ -49,11 +49,22 @@ def noise_clip() -> Clip:
 # --- clip payload ---------------------------------------------------------------------------------------
 
 
-def test_clip_payload_frames_are_lossless(noise_clip: Clip) -> None:
-    payload = clip_payload(prepare_clip(noise_clip, "cpu", "noise"), "noise")
+def _raw(text: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(text), dtype=np.uint8).reshape(12, 20, 3)
+
+
+@pytest.mark.parametrize(("encoding", "decode"), [("png", _png), ("raw", _raw)])
+def test_clip_payload_frames_are_lossless(noise_clip: Clip, encoding: str, decode) -> None:
+    payload = clip_payload(prepare_clip(noise_clip, "cpu", "noise"), "noise", encoding)
     assert (payload["frames"], payload["height"], payload["width"]) == (5, 12, 20)
-    decoded = np.stack([_png(text) for text in payload["png"]])
+    assert payload["encoding"] == encoding
+    decoded = np.stack([decode(text) for text in payload["data"]])
     np.testing.assert_array_equal(decoded, noise_clip.frames.numpy())  # random pixels: any loss shows
+
+
+def test_clip_payload_refuses_unknown_encodings(noise_clip: Clip) -> None:
+    with pytest.raises(ValueError, match="'png' or 'raw'"):
+        clip_payload(prepare_clip(noise_clip, "cpu", "noise"), "noise", "jpeg")
 
 
 def test_clip_payload_colour_range_and_histogram_follow_the_formulas(noise_clip: Clip) -> None:
@@ -254,7 +265,8 @@ def test_explore_sends_the_clip_and_the_view(explore: AppTest) -> None:
     assert view["clip"] == clip["id"] and view["pair"] == 0 and not view["overlay"]
     default = PRESETS["MPII Cooking 2"].params
     assert (view["m"], view["n"]) == (default.m, default.n)
-    assert len(clip["png"]) == explore.session_state["mp.frames"] == clip["frames"]
+    assert len(clip["data"]) == explore.session_state["mp.frames"] == clip["frames"]
+    assert clip["encoding"] == "raw"  # nothing to encode on the server or decode in the browser
     assert max(clip["width"], clip["height"]) == explore.session_state["mp.max_side"]
     assert not explore.get("image")  # the panels are drawn in the browser
     assert len(explore.get("plotly_chart")) == 1 and not explore.error  # the variation per step
@@ -311,4 +323,4 @@ def test_too_large_sampling_falls_back_to_server_panels(explore: AppTest, monkey
 def test_synthetic_clip_payload_matches_its_frames() -> None:
     synthetic = synthetic_clip(num_frames=4, height=24, width=32, seed=3)
     payload = clip_payload(prepare_clip(synthetic.clip, "cpu", "s"), "s")
-    np.testing.assert_array_equal(np.stack([_png(p) for p in payload["png"]]), synthetic.clip.frames.numpy())
+    np.testing.assert_array_equal(np.stack([_png(p) for p in payload["data"]]), synthetic.clip.frames.numpy())

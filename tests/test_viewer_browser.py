@@ -68,6 +68,17 @@ def test_offline_page_draws_the_servers_panels_exactly(offline, clip_data) -> No
     full_page_screenshot(offline, "viewer-standalone")
 
 
+def test_raw_frames_draw_the_same_panels(page, clip_data, tmp_path: Path) -> None:
+    payload = clip_payload(clip_data, "Pen pushes a coin", encoding="raw")  # what the app sends
+    path = tmp_path / "raw.html"
+    path.write_text(standalone_html(payload, view_payload(payload["id"], PARAMS, pair=11)), encoding="utf-8")
+    page.goto(path.as_uri())
+    wait_viewer(page)
+    expected = pair_images(clip_data, PARAMS, 11)
+    for name in PANELS:
+        np.testing.assert_array_equal(panel_pixels(page, name), getattr(expected, name), err_msg=name)
+
+
 def test_offline_controls_are_labelled(offline) -> None:
     for name, value in (("slope a", "23.46"), ("shift b", "0.032"), ("frame pair t", "3")):
         slider = offline.get_by_role("slider", name=name, exact=True)

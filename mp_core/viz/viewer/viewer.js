@@ -87,10 +87,21 @@
     return gray;
   }
 
+  function expandRgb(base64, n) {
+    const rgb = bytesOf(base64);
+    const rgba = new Uint8ClampedArray(4 * n);
+    for (let i = 0, j = 0, k = 0; i < n; i++, j += 4, k += 3) {
+      rgba[j] = rgb[k]; rgba[j + 1] = rgb[k + 1]; rgba[j + 2] = rgb[k + 2]; rgba[j + 3] = 255;
+    }
+    return rgba;
+  }
+
   async function decodeClip(payload) {
     const { width, height } = payload;
     const n = width * height;
-    const rgba = await Promise.all(payload.png.map((png) => decodePng(png, width, height)));
+    const rgba = payload.encoding === "raw"
+      ? payload.data.map((frame) => expandRgb(frame, n))
+      : await Promise.all(payload.data.map((png) => decodePng(png, width, height)));
     const diff = [];
     let previous = grayOf(rgba[0], n);
     for (let t = 1; t < rgba.length; t++) {
