@@ -21,11 +21,13 @@ EXPLORE = "pages/1_Explore.py"
 
 
 def _payload(at: AppTest, component: str) -> dict:
-    """The JSON the page sent to the in-browser viewer: ``clip`` (frames) or ``viewer`` (parameters)."""
-    elements = at.get("bidi_component")
-    found = [json.loads(e.proto.json) for e in elements if e.proto.component_name == component]
+    """What the page sent to the in-browser viewer: the clip's header (before its frames) or the view."""
+    found = [e.proto for e in at.get("bidi_component") if e.proto.component_name == component]
     assert len(found) == 1, f"expected one {component} component"
-    return found[0]
+    if component == "motion_prompts_clip":
+        blob = found[0].bytes
+        return json.loads(blob[8 : 8 + int.from_bytes(blob[4:8], "little")])
+    return json.loads(found[0].json)
 
 
 def _clip_id(at: AppTest) -> str:

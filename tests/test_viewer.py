@@ -9,6 +9,7 @@ import base64
 import io
 import json
 import math
+import struct
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from mp_core import PRESETS, MotionParams
 from mp_core.synthetic import synthetic_clip
 from mp_core.video_io import Clip, read_clip_uniform
 from mp_core.viz.clip_view import prepare_clip
-from mp_core.viz.viewer import DEMO_SIZE_LIMIT, clip_payload, standalone_html, view_payload
+from mp_core.viz.viewer import DEMO_SIZE_LIMIT, clip_bytes, clip_payload, standalone_html, view_payload
 from tests.conftest import REPO_ROOT
 from ui import viewer
 from ui.state import SLOPE_SLIDER, init_state
@@ -49,22 +50,29 @@ def noise_clip() -> Clip:
 # --- clip payload ---------------------------------------------------------------------------------------
 
 
-def _raw(text: str) -> np.ndarray:
-    return np.frombuffer(base64.b64decode(text), dtype=np.uint8).reshape(12, 20, 3)
+def unpack(blob: bytes) -> tuple[dict, np.ndarray]:
+    """The layout clip_bytes documents, read with struct and numpy: header, then (T, H, W, 3) frames."""
+    magic, length = struct.unpack("<4sI", blob[:8])
+    assert magic == b"MPV1"
+    header = json.loads(blob[8 : 8 + length].decode("utf-8"))
+    shape = (header["frames"], header["height"], header["width"], 3)
+    return header, np.frombuffer(blob[8 + length :], dtype=np.uint8).reshape(shape)
 
 
-@pytest.mark.parametrize(("encoding", "decode"), [("png", _png), ("raw", _raw)])
-def test_clip_payload_frames_are_lossless(noise_clip: Clip, encoding: str, decode) -> None:
-    payload = clip_payload(prepare_clip(noise_clip, "cpu", "noise"), "noise", encoding)
+def test_clip_payload_frames_are_lossless(noise_clip: Clip) -> None:
+    payload = clip_payload(prepare_clip(noise_clip, "cpu", "noise"), "noise")
     assert (payload["frames"], payload["height"], payload["width"]) == (5, 12, 20)
-    assert payload["encoding"] == encoding
-    decoded = np.stack([decode(text) for text in payload["data"]])
+    decoded = np.stack([_png(text) for text in payload["png"]])
     np.testing.assert_array_equal(decoded, noise_clip.frames.numpy())  # random pixels: any loss shows
 
 
-def test_clip_payload_refuses_unknown_encodings(noise_clip: Clip) -> None:
-    with pytest.raises(ValueError, match="'png' or 'raw'"):
-        clip_payload(prepare_clip(noise_clip, "cpu", "noise"), "noise", "jpeg")
+def test_clip_bytes_holds_the_same_header_and_the_raw_frames(noise_clip: Clip) -> None:
+    data = prepare_clip(noise_clip, "cpu", "noise")
+    header, frames = unpack(clip_bytes(data, "noise"))
+    np.testing.assert_array_equal(frames, noise_clip.frames.numpy())
+    payload = clip_payload(data, "noise")
+    del payload["png"]
+    assert header == payload
 
 
 def test_clip_payload_colour_range_and_histogram_follow_the_formulas(noise_clip: Clip) -> None:
@@ -245,10 +253,16 @@ def test_malformed_events_change_nothing(state: dict, event: str, payload) -> No
 # --- the Explore page (AppTest runs no JS: the payloads it sends, the callbacks' effect) -----------------
 
 
-def _payloads(at: AppTest) -> dict[str, dict]:
-    found = {e.proto.component_name: json.loads(e.proto.json) for e in at.get("bidi_component")}
-    assert set(found) == {"motion_prompts_viewer", "motion_prompts_clip"}
-    return found
+def _payloads(at: AppTest) -> dict:
+    """The view's JSON, and the clip's header and frames (sent as bytes)."""
+    elements = {e.proto.component_name: e.proto for e in at.get("bidi_component")}
+    assert set(elements) == {"motion_prompts_viewer", "motion_prompts_clip"}
+    header, frames = unpack(elements["motion_prompts_clip"].bytes)
+    return {
+        "motion_prompts_viewer": json.loads(elements["motion_prompts_viewer"].json),
+        "motion_prompts_clip": header,
+        "frames": frames,
+    }
 
 
 @pytest.fixture
@@ -261,24 +275,29 @@ def explore() -> AppTest:
 
 def test_explore_sends_the_clip_and_the_view(explore: AppTest) -> None:
     payloads = _payloads(explore)
-    clip, view = payloads["motion_prompts_clip"], payloads["motion_prompts_viewer"]
+    clip, view, frames = (
+        payloads["motion_prompts_clip"],
+        payloads["motion_prompts_viewer"],
+        payloads["frames"],
+    )
     assert view["clip"] == clip["id"] and view["pair"] == 0 and not view["overlay"]
     default = PRESETS["MPII Cooking 2"].params
     assert (view["m"], view["n"]) == (default.m, default.n)
-    assert len(clip["data"]) == explore.session_state["mp.frames"] == clip["frames"]
-    assert clip["encoding"] == "raw"  # nothing to encode on the server or decode in the browser
+    assert len(frames) == explore.session_state["mp.frames"] == clip["frames"]
+    decoded = read_clip_uniform(REPO_ROOT / "assets" / "pen_coin.mp4", 16, max_side=320)  # the default clip
+    np.testing.assert_array_equal(frames, decoded.frames.numpy())
     assert max(clip["width"], clip["height"]) == explore.session_state["mp.max_side"]
     assert not explore.get("image")  # the panels are drawn in the browser
     assert len(explore.get("plotly_chart")) == 1 and not explore.error  # the variation per step
 
 
 def test_sidebar_change_updates_the_view_and_keeps_the_clip_payload_identical(explore: AppTest) -> None:
-    before = {e.proto.component_name: e.proto.json for e in explore.get("bidi_component")}
+    before = {e.proto.component_name: e.proto.SerializeToString() for e in explore.get("bidi_component")}
     explore.slider(key="w.slope").set_value(40.0).run()
-    after = {e.proto.component_name: e.proto.json for e in explore.get("bidi_component")}
+    after = {e.proto.component_name: e.proto.SerializeToString() for e in explore.get("bidi_component")}
     # Byte-identical: Streamlit sends an identical large element as a reference to the browser's copy.
     assert after["motion_prompts_clip"] == before["motion_prompts_clip"]
-    assert json.loads(after["motion_prompts_viewer"])["slope"] == pytest.approx(40.0)
+    assert _payloads(explore)["motion_prompts_viewer"]["slope"] == pytest.approx(40.0)
 
 
 def test_viewer_event_moves_the_sidebar_and_the_exports(explore: AppTest) -> None:
@@ -323,4 +342,4 @@ def test_too_large_sampling_falls_back_to_server_panels(explore: AppTest, monkey
 def test_synthetic_clip_payload_matches_its_frames() -> None:
     synthetic = synthetic_clip(num_frames=4, height=24, width=32, seed=3)
     payload = clip_payload(prepare_clip(synthetic.clip, "cpu", "s"), "s")
-    np.testing.assert_array_equal(np.stack([_png(p) for p in payload["data"]]), synthetic.clip.frames.numpy())
+    np.testing.assert_array_equal(np.stack([_png(p) for p in payload["png"]]), synthetic.clip.frames.numpy())

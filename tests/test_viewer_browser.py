@@ -68,17 +68,6 @@ def test_offline_page_draws_the_servers_panels_exactly(offline, clip_data) -> No
     full_page_screenshot(offline, "viewer-standalone")
 
 
-def test_raw_frames_draw_the_same_panels(page, clip_data, tmp_path: Path) -> None:
-    payload = clip_payload(clip_data, "Pen pushes a coin", encoding="raw")  # what the app sends
-    path = tmp_path / "raw.html"
-    path.write_text(standalone_html(payload, view_payload(payload["id"], PARAMS, pair=11)), encoding="utf-8")
-    page.goto(path.as_uri())
-    wait_viewer(page)
-    expected = pair_images(clip_data, PARAMS, 11)
-    for name in PANELS:
-        np.testing.assert_array_equal(panel_pixels(page, name), getattr(expected, name), err_msg=name)
-
-
 def test_offline_controls_are_labelled(offline) -> None:
     for name, value in (("slope a", "23.46"), ("shift b", "0.032"), ("frame pair t", "3")):
         slider = offline.get_by_role("slider", name=name, exact=True)
@@ -169,6 +158,14 @@ def _open_explore(page, app_url: str) -> None:
 
 def _sidebar_slider(page, name: str):
     return page.locator('[data-testid="stSidebar"]').get_by_role("slider", name=name)
+
+
+def test_app_viewer_draws_the_servers_panels_exactly(app_url: str, page, clip_data) -> None:
+    _open_explore(page, app_url)  # the default clip and sampling: pen_coin, 16 frames at 320 px
+    assert info(page)["name"] == "Pen pushes a coin"
+    expected = pair_images(clip_data, PARAMS, 0)  # the default preset (MPII Cooking 2) at pair 0
+    for name in PANELS:  # the frames came as raw bytes here (PNG in the file)
+        np.testing.assert_array_equal(panel_pixels(page, name), getattr(expected, name), err_msg=name)
 
 
 def test_viewer_slope_redraws_at_once_and_the_server_follows_on_release(app_url: str, page) -> None:

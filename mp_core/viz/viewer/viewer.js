@@ -87,8 +87,21 @@
     return gray;
   }
 
-  function expandRgb(base64, n) {
-    const rgb = bytesOf(base64);
+  // clip_bytes(): "MPV1", uint32 LE header length, JSON header, then T raw RGB frames.
+  function unpackClip(bytes) {
+    const magic = String.fromCharCode(bytes[0], bytes[1], bytes[2], bytes[3]);
+    if (magic !== "MPV1") throw new Error(`not a motion prompts clip (starts with ${JSON.stringify(magic)})`);
+    const length = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(4, true);
+    const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + length)));
+    const size = header.width * header.height * 3;
+    header.rgb = [];
+    for (let t = 0, offset = 8 + length; t < header.frames; t++, offset += size) {
+      header.rgb.push(bytes.subarray(offset, offset + size));
+    }
+    return header;
+  }
+
+  function expandRgb(rgb, n) {
     const rgba = new Uint8ClampedArray(4 * n);
     for (let i = 0, j = 0, k = 0; i < n; i++, j += 4, k += 3) {
       rgba[j] = rgb[k]; rgba[j + 1] = rgb[k + 1]; rgba[j + 2] = rgb[k + 2]; rgba[j + 3] = 255;
@@ -99,9 +112,9 @@
   async function decodeClip(payload) {
     const { width, height } = payload;
     const n = width * height;
-    const rgba = payload.encoding === "raw"
-      ? payload.data.map((frame) => expandRgb(frame, n))
-      : await Promise.all(payload.data.map((png) => decodePng(png, width, height)));
+    const rgba = payload.rgb
+      ? payload.rgb.map((frame) => expandRgb(frame, n))
+      : await Promise.all(payload.png.map((png) => decodePng(png, width, height)));
     const diff = [];
     let previous = grayOf(rgba[0], n);
     for (let t = 1; t < rgba.length; t++) {
@@ -283,7 +296,9 @@
     send(event, value) {
       this.seq += 1;
       this.lastCommit = performance.now();
-      if (this.commit) this.commit(event, { value, viewer: this.uid, seq: this.seq });
+      const message = { value, viewer: this.uid, seq: this.seq };
+      // After the next frame: the host's work (a Streamlit rerun request) never delays the redraw.
+      if (this.commit) requestAnimationFrame(() => setTimeout(() => this.commit && this.commit(event, message), 0));
     }
 
     // The host's values, unless this viewer has changes the host has not acknowledged yet.
@@ -603,6 +618,10 @@
   function streamlitComponent(component) {
     const data = component.data;
     if (!data) return;
+    if (data instanceof Uint8Array || data instanceof ArrayBuffer) {
+      putClip(unpackClip(new Uint8Array(data)));
+      return;
+    }
     if (data.kind === "clip") {
       putClip(data);
       return;
@@ -620,5 +639,5 @@
     return viewer.api();
   }
 
-  globalThis.MotionPromptsViewer = { streamlitComponent, mountStandalone, putClip };
+  globalThis.MotionPromptsViewer = { streamlitComponent, mountStandalone, putClip, unpackClip };
 })();
