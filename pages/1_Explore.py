@@ -22,11 +22,12 @@ from ui.viewer import (
 spec, data, params = clip_page("Explore")
 state = st.session_state
 init_viewer_state(state)
-stats = view.clip_stats(data, params)
 
-if fits_viewer(data):
-    show_viewer(spec, data)  # panels, controls, statistics and the PN curve, computed in the browser
-else:
+live = fits_viewer(data)
+if live:  # panels, controls, statistics and the PN curve, computed in the browser; sent before the rest
+    show_viewer(spec, data)
+stats = view.clip_stats(data, params)
+if not live:
     st.info(
         f"This sampling holds {data.clip.frames.numel() / 2**20:.0f} MiB of frames, more than the in-browser "
         f"viewer takes ({MAX_VIEWER_BYTES / 2**20:.0f} MiB): the panels are drawn on the server, one answer "
