@@ -24,18 +24,14 @@ MAX_BYTES = 300_000
 
 
 def show_pair(page, pair: int) -> None:
-    """Scrub to ``pair`` with the keyboard, pressing again if a key was lost during a rerun."""
-    slider = page.get_by_role("slider", name="Frame pair t")
-    for _ in range(10):
-        value = int(slider.get_attribute("aria-valuetext"))
-        if value == pair:
-            return
-        slider.focus()
-        for _ in range(abs(pair - value)):
-            page.keyboard.press("ArrowRight" if pair > value else "ArrowLeft")
-        page.wait_for_timeout(300)
-        wait_ready(page)
-    raise RuntimeError(f"the frame pair slider did not reach {pair}")
+    """Scrub the viewer to ``pair`` through its API (the server hears of it as of a released scrubber)."""
+    page.wait_for_function(
+        "() => !!window.motionPrompts && window.motionPrompts.info().pairs > 0", timeout=120_000
+    )
+    page.evaluate("(pair) => window.motionPrompts.setParams({pair})", pair)
+    page.wait_for_function("(pair) => window.motionPrompts.info().pair === pair", arg=pair)
+    page.wait_for_timeout(500)
+    wait_ready(page)
 
 
 def main() -> None:
@@ -49,7 +45,6 @@ def main() -> None:
         wait_ready(page, 120_000)
         show_pair(page, PAIR)
         page.locator('[data-testid="stPlotlyChart"] .js-plotly-plot').first.wait_for(timeout=60_000)
-        page.wait_for_function("() => [...document.images].every((img) => img.complete)")
         wait_ready(page)
         page.wait_for_timeout(500)  # let plotly finish its transitions
         png = page.screenshot()
