@@ -41,7 +41,7 @@ def nudge_shift_until_attention_changes(page) -> None:
     moved = f"() => window.motionPrompts.info().shift > {shift + 0.015}"
     press_keys(page, slider, 20, lambda: page.wait_for_function(moved, timeout=10_000))
     wait_ready(page)
-    assert not np.array_equal(panel_pixels(page, "attention"), before)
+    assert not np.array_equal(panel_pixels(page, "attention"), before), info(page)
 
 
 def assert_no_exception(page) -> None:
