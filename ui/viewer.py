@@ -35,8 +35,6 @@ from ui.state import (
     SLOPE_SLIDER,
     State,
     current_params,
-    on_shift,
-    on_slope,
     set_params,
 )
 
@@ -106,12 +104,14 @@ def _apply_params(state: State, values: Any) -> bool:
         m = old.m if m is None else _clamp(m, RAW_SLIDER)
         n = old.n if n is None else _clamp(n, RAW_SLIDER)
         set_params(state, MotionParams(m, n))
+    # As the sidebar's sliders do (ui.state.on_slope / on_shift), without writing their widget keys.
     if slope is not None:
-        state["w.slope"] = _clamp(slope, SLOPE_SLIDER)
-        on_slope(state)
+        old = current_params(state)
+        m = MotionParams.from_slope_shift(_clamp(slope, SLOPE_SLIDER), 0.0).m
+        set_params(state, MotionParams(math.copysign(m, old.m), old.n))
     if shift is not None:
-        state["w.shift"] = _clamp(shift, SHIFT_SLIDER)
-        on_shift(state)
+        n = MotionParams.from_slope_shift(50.0, _clamp(shift, SHIFT_SLIDER)).n
+        set_params(state, MotionParams(current_params(state).m, n))
     return any(value is not None for value in (m, n, slope, shift))
 
 

@@ -76,7 +76,7 @@ def playback_fps(data: ClipData) -> float:
     Example:
         >>> from mp_core.synthetic import synthetic_clip
         >>> from mp_core.viz.clip_view import prepare_clip
-        >>> clip = synthetic_clip(num_frames=5, height=8, width=8).clip
+        >>> clip = synthetic_clip(num_frames=5, height=16, width=16).clip
         >>> playback_fps(prepare_clip(clip, "cpu", "demo")) == clip.fps
         True
     """
@@ -126,10 +126,10 @@ def clip_payload(data: ClipData, label: str) -> dict[str, Any]:
     Example:
         >>> from mp_core.synthetic import synthetic_clip
         >>> from mp_core.viz.clip_view import prepare_clip
-        >>> data = prepare_clip(synthetic_clip(num_frames=3, height=8, width=12).clip, "cpu", "demo")
+        >>> data = prepare_clip(synthetic_clip(num_frames=3, height=16, width=24).clip, "cpu", "demo")
         >>> payload = clip_payload(data, "demo")
         >>> payload["frames"], payload["height"], payload["width"], len(payload["png"])
-        (3, 8, 12, 3)
+        (3, 16, 24, 3)
     """
     frames = data.clip.frames.contiguous().numpy()
     pngs = [base64.b64encode(render.to_png(frame)).decode("ascii") for frame in frames]
@@ -147,9 +147,9 @@ def clip_bytes(data: ClipData, label: str) -> bytes:
     Example:
         >>> from mp_core.synthetic import synthetic_clip
         >>> from mp_core.viz.clip_view import prepare_clip
-        >>> data = prepare_clip(synthetic_clip(num_frames=3, height=8, width=12).clip, "cpu", "demo")
+        >>> data = prepare_clip(synthetic_clip(num_frames=3, height=16, width=24).clip, "cpu", "demo")
         >>> blob = clip_bytes(data, "demo")
-        >>> blob[:4], len(blob) - 8 - int.from_bytes(blob[4:8], "little") == 3 * 8 * 12 * 3
+        >>> blob[:4], len(blob) - 8 - int.from_bytes(blob[4:8], "little") == 3 * 16 * 24 * 3
         (b'MPV1', True)
     """
     header = json.dumps(_clip_header(data, label), separators=(",", ":")).encode("utf-8")
@@ -175,7 +175,7 @@ def view_payload(
     Example:
         >>> view = view_payload("abc", MotionParams(0.257, 0.053), pair=2)
         >>> view["clip"], view["pair"], round(view["slope"], 2), round(view["shift"], 4)
-        ('abc', 2, 23.46, 0.0317)
+        ('abc', 2, 23.46, 0.0318)
     """
     return {
         "kind": "view",
@@ -203,7 +203,7 @@ def standalone_html(clip: dict[str, Any], view: dict[str, Any], title: str | Non
     Example:
         >>> from mp_core.synthetic import synthetic_clip
         >>> from mp_core.viz.clip_view import prepare_clip
-        >>> data = prepare_clip(synthetic_clip(num_frames=3, height=8, width=8).clip, "cpu", "demo")
+        >>> data = prepare_clip(synthetic_clip(num_frames=3, height=16, width=16).clip, "cpu", "demo")
         >>> clip = clip_payload(data, "demo")
         >>> page = standalone_html(clip, view_payload(clip["id"], MotionParams(0.257, 0.053)))
         >>> page.startswith("<!DOCTYPE html>"), "<title>demo · Video Motion Prompts" in page
