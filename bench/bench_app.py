@@ -14,12 +14,11 @@ Targets on the 2-core CPU: viewer key press <= 50 ms median; sidebar slider -> p
 
 `--sessions N` (the room mode) serves N people at once: N chromium processes (one session each, `--uploads K`
 of them with their own uploaded video) press the sidebar's slope slider together (a server round trip: the
-viewer redraws with the new slope), round after round; it reports
-p50/p95 key press -> changed attention panel, the server's CPU time per press and its RSS, then RSS growth
-over 24 clip switches per session. The same rounds run first against bench/trivial_app.py (one slider,
-four images), the framework's floor on this machine, measured in the same run. Targets (issue 10): 8
-sessions, 4 with uploads: p95 <= 1.5 s, median <= 0.8 s, server CPU <= 100 ms per press; RSS growth over
-the clip switches <= 600 MiB.
+viewer redraws with the new slope), round after round; it reports p50/p95 key press -> changed attention
+panel, the server's CPU time per press and its RSS, then RSS growth over 24 clip switches per session. The
+same rounds run first against bench/trivial_app.py (one slider, four images), the framework's floor on this
+machine, measured in the same run. Targets (issue 10): 8 sessions, 4 with uploads: p95 <= 1.5 s, median <= 0.8
+s, server CPU <= 100 ms per press; RSS growth over the clip switches <= 600 MiB.
 """
 
 from __future__ import annotations

@@ -63,9 +63,11 @@ def fits_viewer(data: ClipData) -> bool:
     return data.clip.frames.numel() <= MAX_VIEWER_BYTES
 
 
-@st.cache_resource(max_entries=4, show_spinner=False)
+# Per session, the current clip only (frames of an upload stay with the session that uploaded them), freed
+# when the session ends: at most MAX_VIEWER_BYTES and the export's PNGs per session.
+@st.cache_resource(scope="session", max_entries=1, show_spinner=False)
 def cached_clip_bytes(spec: ClipSpec, _data: ClipData) -> tuple[str, bytes]:
-    """What the viewer is sent of a clip, with its id: raw frames in one blob (~10 ms to build; shared).
+    """What the viewer is sent of a clip, with its id: raw frames in one blob (~10 ms to build).
 
     Bytes, not JSON: Streamlit hashes a component's data on every run to identify it, and hashing bytes
     costs ~5 ms where canonicalising 5 MB of JSON cost ~150 ms.
@@ -75,7 +77,7 @@ def cached_clip_bytes(spec: ClipSpec, _data: ClipData) -> tuple[str, bytes]:
     return header["id"], blob
 
 
-@st.cache_resource(max_entries=2, show_spinner=False)
+@st.cache_resource(scope="session", max_entries=1, show_spinner=False)
 def cached_clip_payload(spec: ClipSpec, _data: ClipData) -> dict[str, Any]:
     """The HTML export's clip payload (PNG: smaller; 0.1–0.8 s to encode 16 frames at 320 px here)."""
     return clip_payload(_data, spec.label)
