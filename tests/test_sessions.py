@@ -3,6 +3,7 @@ with different clips that do not disturb each other."""
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -77,7 +78,10 @@ def test_an_upload_is_spooled_to_a_file_and_a_new_one_replaces_it(explore: AppTe
     assert not explore.exception and not explore.error
     assert explore.session_state["mp.upload"].path.read_bytes() == second
     assert not spooled.exists()  # one upload per session: the replaced one is deleted
-    assert explore.slider(key="w.pair").max == 10
+    elements = explore.get("bidi_component")
+    (clip,) = [e.proto.bytes for e in elements if e.proto.component_name == "motion_prompts_clip"]
+    header = json.loads(clip[8 : 8 + int.from_bytes(clip[4:8], "little")])
+    assert (header["name"], header["frames"]) == ("second.mp4", 12)  # the viewer got the new clip
 
 
 def test_a_rejected_upload_leaves_no_file_behind(explore: AppTest) -> None:
@@ -110,21 +114,22 @@ def _upload(page, path: Path) -> None:
     wait_ready(page)
 
 
-def _attention(page) -> str:
-    from bench.bench_app import SRC_OF
+def _attention(page) -> bytes:
+    from tests.helpers_viewer import panel_pixels, wait_viewer
 
-    return page.evaluate(SRC_OF, "Attention")
+    wait_viewer(page)
+    return panel_pixels(page, "attention").tobytes()
 
 
 def _press(page, key: str) -> None:
-    """Press ``key`` on the slope slider and wait for the new attention panel."""
-    from bench.bench_app import CHANGED
+    """Press ``key`` on the sidebar's slope slider and wait for the viewer's new parameters."""
     from tests.helpers_browser import wait_ready
+    from tests.helpers_viewer import info
 
-    before = _attention(page)
-    page.get_by_role("slider", name="Slope a").focus()
+    before = info(page)["slope"]
+    page.locator('[data-testid="stSidebar"]').get_by_role("slider", name="Slope a").focus()
     page.keyboard.press(key)
-    page.wait_for_function(CHANGED, arg=["Attention", before], timeout=60_000, polling="raf")
+    page.wait_for_function(f"() => window.motionPrompts.info().slope !== {before}", timeout=60_000)
     wait_ready(page)
 
 
