@@ -28,7 +28,7 @@ __all__ = ["Opened", "choose_dataset", "init_dataset_state", "samples_section", 
 ALL = "All"
 DEMO, SERVER = "Demo dataset", "Path on the server"
 THUMB_SIDE = 224  # thumbnails: a smaller decode is enough
-Sampling = tuple[int, str, int, int]  # frames, mode, stride, max side
+Sampling = tuple[int, str, int, int | None]  # frames, mode, stride, max side (None: full size)
 Opened = tuple[str, VideoDataset, tuple[float, ...]]  # resolved path, listing, its stamp
 
 DATASET_DEFAULTS: dict[str, Any] = {

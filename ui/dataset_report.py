@@ -8,20 +8,18 @@ gallery, two-set changes) are drawn only when chosen.
 from __future__ import annotations
 
 import os
-import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
-import pyarrow.parquet as pq
 import streamlit as st
 from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from mp_core import PRESETS, InputError, MotionParams
 from mp_core.checkpoints import load_params
-from mp_core.report import read_report
+from mp_core.report import read_report, report_dataset
 from mp_core.viz import clip_view as view
 from ui import report_views as rv
 from ui.dataset import ALL, Opened, sample_clip, thumbnail, unreadable
@@ -38,6 +36,7 @@ REPORT_SIDES = [128, 160, 224, 256, 320]
 VIEWS = ("Table", "By class", "Scatter", "Two sets")
 #: Columns of the table, in this order (others in the file follow; slope/shift are in the params text).
 FIRST_COLUMNS = ["path", "label", "split", "params", *rv.STATISTICS, "peak_pair", "num_frames", "error"]
+Sampling = tuple[int, str, int, int | None]  # frames, "uniform", stride (unused), max side
 
 
 def init_report_state(state: State) -> None:
@@ -57,26 +56,15 @@ def report_slots() -> threading.Semaphore:
 
 
 @st.cache_data(max_entries=8, show_spinner="Reading the report…")
-def load_report(file: str, stamp: tuple[float, ...]) -> pd.DataFrame:
-    """The report's rows (parts of an unfinished run included), re-read when its files change."""
-    return read_report(file).to_pandas()
+def load_report(file: str, stamp: tuple[float, ...]) -> tuple[pd.DataFrame, str | None]:
+    """The report's rows (parts of an unfinished run included) and the dataset it was made from."""
+    table = read_report(file)
+    return table.to_pandas(), report_dataset(table)
 
 
 def report_stamp(file: Path) -> tuple[float, ...]:
     """Modification times of the report file and of its parts' folder, if any (nothing read)."""
     return tuple(p.stat().st_mtime_ns for p in (file, *file.parent.glob(f"{file.name}*")) if p.exists())
-
-
-def report_sampling(file: Path, frames: int, max_side: int) -> tuple[int, int]:
-    """Frames and max side a report was made with: from its metadata or its name, else the given ones."""
-    try:
-        meta = pq.read_schema(file).metadata or {}
-    except (OSError, ValueError):
-        meta = {}
-    if b"frames" in meta and b"max_side" in meta:
-        return int(meta[b"frames"]), int(meta[b"max_side"])
-    found = re.fullmatch(r"report-(\d+)f-(\d+)px\.parquet", file.name)
-    return (int(found[1]), int(found[2])) if found else (frames, max_side)
 
 
 def session_alive() -> Callable[[], bool] | None:
@@ -115,11 +103,16 @@ def _set_options(state: State) -> dict[str, str]:
     return options
 
 
+def report_workers() -> int:
+    """Processes of one report run: ``MP_REPORT_WORKERS``, default the CPUs up to 4 (each loads torch)."""
+    return max(1, int(os.environ.get("MP_REPORT_WORKERS") or min(4, os.cpu_count() or 1)))
+
+
 def _start(opened: Opened, specs: tuple[str, ...], frames: int, max_side: int, split: str | None) -> None:
     state = st.session_state
     path = Path(opened[0])
     out = report_file(path, cache_dir(), frames, max_side)
-    request = ReportRequest(path, out, specs, frames, max_side, split)
+    request = ReportRequest(path, out, specs, frames, max_side, split, report_workers())
     state["mp.ds.job"] = ReportJob(request, report_slots(), session_alive()).start()
     state["mp.ds.report"] = {"dataset": str(path), "file": str(out)}
 
@@ -235,46 +228,56 @@ def report_section(opened: Opened, params: MotionParams) -> None:
         shown = {"dataset": path, "file": str(default)}
     file = Path(shown["file"])
     try:
-        rows = load_report(str(file), report_stamp(file))
+        rows, made_from = load_report(str(file), report_stamp(file))
     except InputError as err:
         st.error(f"Could not read the report {file.name}: {err}")
         return
-    report_views(opened, rows, file)
+    # Samples are read from the open dataset: only when the report was made from it (or does not say).
+    viewable = made_from is None or Path(made_from).resolve() == Path(path)
+    if not viewable:
+        st.warning(f"This report was made from `{made_from}`: open that dataset to see its samples.")
+    report_views(opened if viewable else None, rows, file)
 
 
-def report_views(opened: Opened, rows: pd.DataFrame, file: Path) -> None:
+def row_sampling(row: pd.Series) -> Sampling:
+    """The frames a report row was computed on: ``frames`` uniform frames, ``max_side`` (null: full size)."""
+    max_side = row.get("max_side")
+    return int(row["frames"]), "uniform", 1, None if max_side is None or pd.isna(max_side) else int(max_side)
+
+
+def report_views(opened: Opened | None, rows: pd.DataFrame, file: Path) -> None:
+    """The report's summary and the chosen view; ``opened`` is None when its samples cannot be shown."""
     state = st.session_state
-    frames, max_side = report_sampling(
-        file, int(state.get("w.ds.rframes", 16)), int(state.get("w.ds.rside", 224))
-    )
     sets = list(dict.fromkeys(rows["params"]))
-    errors = int(rows["error"].notna().sum())
+    samplings = ", ".join(
+        f"{f} frames" + (f" at max side {m:g} px" if pd.notna(m) else " at full size")
+        for f, m in rows[["frames", "max_side"]].drop_duplicates().itertuples(index=False)
+    )
     st.caption(
         f"**{len(rows):,} rows**: {rows['path'].nunique():,} samples × {len(sets)} parameter set(s) · "
-        f"{errors:,} unreadable · {frames} frames at max side {max_side} px · `{file}`"
+        f"{int(rows['error'].notna().sum()):,} unreadable · {samplings} · `{file}`"
     )
     views = [v for v in VIEWS if v != "Two sets" or len(sets) > 1]
     if state["mp.ds.view"] not in views:
         state["mp.ds.view"] = VIEWS[0]
     view_name = st.segmented_control("View", views, required=True, **bind("mp.ds.view", "w.ds.view"))
-    sampling = (frames, "uniform", 1, max_side)
     statistics = rv.statistics_in(rows)
     if view_name == "Table":
-        _table_view(opened, rows, sets, sampling)
+        _table_view(opened, rows, sets)
     elif view_name == "By class" and statistics:
         stat = st.selectbox("Statistic", statistics, key="w.ds.stat", help=_help(statistics))
         st.plotly_chart(rv.class_figure(rows, stat), key="w.ds.classfig")
     elif view_name == "Scatter" and statistics:
-        _scatter_view(opened, rows, statistics, sampling)
+        _scatter_view(opened, rows, statistics)
     elif view_name == "Two sets":
-        _two_sets_view(opened, rows, sets, statistics, sampling)
+        _two_sets_view(opened, rows, sets, statistics)
 
 
 def _help(statistics: list[str]) -> str:
     return "  \n".join(f"**{name}**: {rv.STATISTICS[name]}" for name in statistics)
 
 
-def _table_view(opened: Opened, rows: pd.DataFrame, sets: list[str], sampling: tuple) -> None:
+def _table_view(opened: Opened | None, rows: pd.DataFrame, sets: list[str]) -> None:
     columns = st.columns([2, 2, 2, 1], vertical_alignment="bottom")
     labels = columns[0].multiselect("Classes", sorted(rows["label"].unique()), key="w.ds.tlabels")
     chosen_sets = columns[1].multiselect("Parameter sets", sets, key="w.ds.tsets")
@@ -297,11 +300,11 @@ def _table_view(opened: Opened, rows: pd.DataFrame, sets: list[str], sampling: t
     )
     st.caption(f"{len(shown):,} of {len(rows):,} rows. Sort by a column's header; select a row to see it.")
     picked = event.selection.rows if event is not None else []
-    if picked:
-        _row_viewer(opened, shown.iloc[picked[0]], sampling)
+    if picked and opened is not None:
+        _row_viewer(opened, shown.iloc[picked[0]])
 
 
-def _row_viewer(opened: Opened, row: pd.Series, sampling: tuple, key: str = "w.ds.rpair") -> None:
+def _row_viewer(opened: Opened, row: pd.Series, key: str = "w.ds.rpair") -> None:
     """A report row's sample in the viewer, under the row's values, at its pair with the most attention."""
     path, _, stamp = opened
     params = MotionParams(float(row["m"]), float(row["n"]))
@@ -312,31 +315,26 @@ def _row_viewer(opened: Opened, row: pd.Series, sampling: tuple, key: str = "w.d
     if isinstance(row.get("error"), str):
         st.error(f"The report could not read this sample: {row['error']}")
         return
+    device = st.session_state["mp.device"]
     try:
-        data = sample_clip(path, stamp, str(row["path"]), sampling, st.session_state["mp.device"], False)
+        data = sample_clip(path, stamp, str(row["path"]), row_sampling(row), device, False)
     except InputError as err:
         unreadable(path, str(row["path"]), err)
         st.error(f"Could not show {row['path']}: {err}")
         return
     last = data.num_pairs - 1
     peak = row.get("peak_pair")
-    start = int(peak) if peak is not None and pd.notna(peak) else 0
-    if st.session_state.get(f"{key}.row") != (row["path"], row["params"]):
+    if st.session_state.get(f"{key}.row") != (row["path"], row["params"]):  # a new row: open at its peak
         st.session_state[f"{key}.row"] = (row["path"], row["params"])
-        st.session_state[key] = min(start, last)
+        st.session_state[key] = min(int(peak) if pd.notna(peak) else 0, last)
     t = st.slider("Frame pair t (opens at the pair with the most attention)", 0, last, key=key) if last else 0
     show_panels(view.pair_images(data, params, t), t, data.limit)
 
 
-def _scatter_view(opened: Opened, rows: pd.DataFrame, statistics: list[str], sampling: tuple) -> None:
+def _scatter_view(opened: Opened | None, rows: pd.DataFrame, statistics: list[str]) -> None:
     left, right = st.columns(2)
-    x = left.selectbox(
-        "x",
-        statistics,
-        index=statistics.index("share_moving") if "share_moving" in statistics else 0,
-        key="w.ds.x",
-        help=_help(statistics),
-    )
+    first_x = statistics.index("share_moving") if "share_moving" in statistics else 0
+    x = left.selectbox("x", statistics, index=first_x, key="w.ds.x", help=_help(statistics))
     y = right.selectbox("y", statistics, index=0, key="w.ds.y")
     event = st.plotly_chart(
         rv.scatter_figure(rows, x, y),
@@ -345,13 +343,13 @@ def _scatter_view(opened: Opened, rows: pd.DataFrame, statistics: list[str], sam
         selection_mode=("points", "box", "lasso"),
     )
     picked = rv.selected_rows(event)
-    if not picked:
+    if not picked or opened is None:
         st.caption("Select points (click, box or lasso) to see their prompts here.")
         return
-    _gallery(opened, rows.loc[picked], sampling)
+    _gallery(opened, rows.loc[[p for p in picked if p in rows.index]])
 
 
-def _gallery(opened: Opened, rows: pd.DataFrame, sampling: tuple) -> None:
+def _gallery(opened: Opened, rows: pd.DataFrame) -> None:
     path, _, stamp = opened
     st.caption("Frame and prompt at each sample's pair with the most attention, under the row's values.")
     columns = st.columns(4)
@@ -361,19 +359,17 @@ def _gallery(opened: Opened, rows: pd.DataFrame, sampling: tuple) -> None:
         if isinstance(row.get("error"), str):
             column.error(f"{caption}: {row['error']}")
             continue
-        peak = row.get("peak_pair")
-        t = int(peak) if peak is not None and pd.notna(peak) else 0
+        t = int(row["peak_pair"]) if pd.notna(row.get("peak_pair")) else 0
+        m, n = float(row["m"]), float(row["n"])
         try:
-            image = thumbnail(path, stamp, str(row["path"]), sampling, float(row["m"]), float(row["n"]), t)
+            image = thumbnail(path, stamp, str(row["path"]), row_sampling(row), m, n, t)
         except InputError as err:
             column.error(f"{caption}: {err}")
         else:
             column.image(image, caption=caption, width="stretch")
 
 
-def _two_sets_view(
-    opened: Opened, rows: pd.DataFrame, sets: list[str], statistics: list[str], sampling: tuple
-) -> None:
+def _two_sets_view(opened: Opened | None, rows: pd.DataFrame, sets: list[str], statistics: list[str]) -> None:
     columns = st.columns(3)
     first = columns[0].selectbox("First set", sets, index=0, key="w.ds.first")
     second = columns[1].selectbox("Second set", sets, index=1, key="w.ds.second")
@@ -383,9 +379,7 @@ def _two_sets_view(
         return
     table = rv.set_difference(rows, stat, first, second)
     st.plotly_chart(rv.pair_figure(table, stat, first, second), key="w.ds.pairfig")
-    st.caption(
-        f"Samples that change most ({stat}, second − first), largest change first. Select one to see both."
-    )
+    st.caption(f"Samples that change most ({stat}, second − first), largest first. Select one to see both.")
     event = st.dataframe(
         table.head(200),
         key="w.ds.changes",
@@ -395,9 +389,9 @@ def _two_sets_view(
         height=260,
     )
     picked = event.selection.rows if event is not None else []
-    if picked:
+    if picked and opened is not None:
         sample = table.iloc[picked[0]]["path"]
-        for name in (first, second):
+        for index, name in enumerate((first, second)):
             match = rows[(rows["path"] == sample) & (rows["params"] == name)]
             if len(match):
-                _row_viewer(opened, match.iloc[0], sampling, key=f"w.ds.rpair.{sets.index(name)}")
+                _row_viewer(opened, match.iloc[0], key=f"w.ds.rpair.{index}")

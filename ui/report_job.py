@@ -32,7 +32,7 @@ SHIPPED_CLASS = "shipped_clips"
 
 @dataclass(frozen=True)
 class ReportRequest:
-    """What to compute: the dataset, the report file, 1–4 SPEC texts and the frames of each sample."""
+    """What to compute: the dataset, the report file, 1–4 SPEC texts, the frames of each sample, processes."""
 
     dataset: Path
     out: Path
@@ -40,6 +40,7 @@ class ReportRequest:
     frames: int = 16
     max_side: int = 224
     split: str | None = None
+    workers: int | None = None  #: processes (None: every CPU)
 
 
 def report_file(dataset: Path, cache: Path, frames: int, max_side: int) -> Path:
@@ -157,6 +158,7 @@ class ReportJob:
                 frames=request.frames,
                 max_side=request.max_side,
                 split=request.split,
+                workers=request.workers,
                 progress=self._progress,
                 should_stop=self.should_stop,
             )
