@@ -36,12 +36,13 @@ def repo_root() -> Path:
 
 
 @pytest.fixture(scope="session")
-def app_url() -> Iterator[str]:
-    """Base URL of one real `streamlit run app.py` shared by the browser tests."""
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL of one real `streamlit run app.py` shared by the browser tests (its own cache folder)."""
     from tests.helpers_browser import chromium_path, streamlit_server
 
     chromium_path()  # fail or skip before paying for a server start
-    with streamlit_server() as url:
+    cache = tmp_path_factory.mktemp("browser-cache")
+    with streamlit_server(env={"MP_CACHE_DIR": str(cache)}) as url:
         yield url
 
 

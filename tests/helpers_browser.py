@@ -52,8 +52,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def streamlit_server(script: str = "app.py", timeout: float = 60.0) -> Iterator[str]:
-    """Start ``streamlit run script`` on a free localhost port; yield its base URL; stop that process."""
+def streamlit_server(
+    script: str = "app.py", timeout: float = 60.0, env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """Start ``streamlit run script`` on a free localhost port; yield its base URL; stop that process.
+
+    ``env`` adds to (or overrides) this process's environment for the server."""
     port = free_port()
     command = [
         sys.executable,
@@ -69,7 +73,9 @@ def streamlit_server(script: str = "app.py", timeout: float = 60.0) -> Iterator[
     ]
     ARTIFACTS.mkdir(exist_ok=True)
     log = (ARTIFACTS / f"streamlit-{port}.log").open("wb")
-    process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
