@@ -163,12 +163,12 @@ def test_demo_dataset_opens_first_and_its_report_runs_and_opens_a_row(app_folder
         assert not at.exception
         assert len(at.get("plotly_chart")) == figures
     changes = at.dataframe[-1].value
-    assert list(changes.columns) == ["path", "label", "m=0.257,n=0.053", "FineGym", "change"]
+    assert list(changes.columns) == ["path", "label", "FineGym", "m=0.257,n=0.053", "change"]
     assert len(changes) == rows // 2
     assert changes["change"].abs().is_monotonic_decreasing
     select_row(at, "w.ds.changes", 0)
     shown = [md.value for md in at.markdown if md.value.startswith(f"**{changes['path'][0]}**")]
-    assert len(shown) == 2 and "FineGym" in shown[1]
+    assert len(shown) == 2 and "FineGym" in shown[0] and "m=0.257,n=0.053" in shown[1]
 
 
 def test_a_new_parameter_set_computes_only_its_rows(app_folders) -> None:

@@ -57,9 +57,10 @@ def report_slots() -> threading.Semaphore:
 
 @st.cache_data(max_entries=8, show_spinner="Reading the report…")
 def load_report(file: str, stamp: tuple[float, ...]) -> tuple[pd.DataFrame, str | None]:
-    """The report's rows (parts of an unfinished run included) and the dataset it was made from."""
+    """The report's rows by sample and set (parts of an unfinished run included), and its dataset."""
     table = read_report(file)
-    return table.to_pandas(), report_dataset(table)
+    rows = table.to_pandas().sort_values(["path", "params"], kind="stable", ignore_index=True)
+    return rows, report_dataset(table)  # sorted: parts arrive in the order the workers finished
 
 
 def report_stamp(file: Path) -> tuple[float, ...]:
@@ -278,7 +279,7 @@ def _help(statistics: list[str]) -> str:
 
 
 def _table_view(opened: Opened | None, rows: pd.DataFrame, sets: list[str]) -> None:
-    columns = st.columns([2, 2, 2, 1], vertical_alignment="bottom")
+    columns = st.columns([3, 3, 3, 2], vertical_alignment="bottom")
     labels = columns[0].multiselect("Classes", sorted(rows["label"].unique()), key="w.ds.tlabels")
     chosen_sets = columns[1].multiselect("Parameter sets", sets, key="w.ds.tsets")
     text = columns[2].text_input("Path contains", key="w.ds.ttext")
@@ -296,7 +297,7 @@ def _table_view(opened: Opened | None, rows: pd.DataFrame, sets: list[str]) -> N
         selection_mode="single-row",
         hide_index=True,
         column_config=config,
-        height=320,
+        height=min(320, 38 + 35 * len(shown)),  # no empty space under a few rows
     )
     st.caption(f"{len(shown):,} of {len(rows):,} rows. Sort by a column's header; select a row to see it.")
     picked = event.selection.rows if event is not None else []
