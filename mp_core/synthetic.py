@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -168,13 +168,12 @@ def mask_path(clip_path: str | os.PathLike) -> Path:
 
 def _write_atomically(target: Path, write: Callable[[Path], None]) -> None:
     """``write(temporary path)`` in the target's folder, then rename: readers never see half a file."""
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(handle)
+    temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")  # same folder: atomic rename
     try:
-        write(Path(temporary))
+        write(temporary)
         os.replace(temporary, target)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
 
 
@@ -201,7 +200,7 @@ def make_demo_dataset(folder: str | os.PathLike, *, clips_per_class: int = 4, se
         ``folder`` as a :class:`~pathlib.Path`, ready for :func:`mp_core.datasets.open_dataset`.
 
     Example:
-        >>> import tempfile
+        >>> import uuid
         >>> root = make_demo_dataset(tempfile.mkdtemp(), clips_per_class=1)
         >>> sorted(p.as_posix() for p in root.glob("*/*.mp4"))[:2]  # doctest: +ELLIPSIS
         ['.../camera_shake/camera_shake_00.mp4', '.../flicker/flicker_00.mp4']

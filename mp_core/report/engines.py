@@ -13,6 +13,7 @@ import os
 import signal
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -94,8 +95,9 @@ def ray_rows(
     initialised in this process, or starts a local one with ``workers`` CPUs (shut down at the end). The
     pool has one actor per CPU of the cluster (``workers`` at most); when the cluster has GPUs each actor
     gets a share and computes the statistics there (decoding stays on the CPU; numbers then agree with the
-    local engine's to float32 rounding). The cluster's workers must be able to import ``mp_core``; a cluster
-    started here gets this checkout's path.
+    local engine's to float32 rounding). A local cluster started here gets this checkout on
+    ``PYTHONPATH``; a joined cluster gets ``mp_core`` shipped as a package of the job (its machines need
+    torch, PyAV and pyarrow).
     """
     if not tasks:
         return
@@ -103,17 +105,20 @@ def ray_rows(
 
     started = False
     if not ray.is_initialized():
-        # Workers of a local cluster import mp_core from this checkout, whatever their working folder.
-        package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        runtime_env = {"env_vars": {"PYTHONPATH": package_root}}
-        if address:
-            ray.init(address=address, logging_level=logging.WARNING)
-        else:
-            cpus = workers or os.cpu_count() or 1
+        package = Path(__file__).resolve().parents[1]  # mp_core/
+        if address:  # the cluster's machines get this mp_core as a package of the job
+            shipped = {"py_modules": [str(package)]}
+            ray.init(address=address, logging_level=logging.WARNING, runtime_env=shipped)
+        else:  # a local cluster's workers import mp_core from this checkout, whatever their working folder
+            path = os.pathsep.join(p for p in (str(package.parent), os.environ.get("PYTHONPATH")) if p)
             ray.init(
-                num_cpus=cpus, include_dashboard=False, logging_level=logging.WARNING, runtime_env=runtime_env
+                num_cpus=workers or os.cpu_count() or 1,
+                include_dashboard=False,
+                logging_level=logging.WARNING,
+                runtime_env={"env_vars": {"PYTHONPATH": path}},
             )
         started = True
+    logging.getLogger("ray.data").setLevel(logging.WARNING)  # the caller shows progress; keep Ray's log short
     try:
         resources = ray.cluster_resources()
         cpus = int(resources.get("CPU", 1))

@@ -11,8 +11,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -96,8 +96,8 @@ def report_dataset(table: pa.Table) -> str | None:
 
 
 def _write_atomically(table: pa.Table, target: Path) -> None:
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(handle)
+    # A fresh name in the same folder (the rename stays atomic); created by pyarrow with the usual mode.
+    temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
     try:
         pq.write_table(table, temporary)
         os.replace(temporary, target)
