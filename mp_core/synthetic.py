@@ -200,7 +200,7 @@ def make_demo_dataset(folder: str | os.PathLike, *, clips_per_class: int = 4, se
         ``folder`` as a :class:`~pathlib.Path`, ready for :func:`mp_core.datasets.open_dataset`.
 
     Example:
-        >>> import uuid
+        >>> import tempfile
         >>> root = make_demo_dataset(tempfile.mkdtemp(), clips_per_class=1)
         >>> sorted(p.as_posix() for p in root.glob("*/*.mp4"))[:2]  # doctest: +ELLIPSIS
         ['.../camera_shake/camera_shake_00.mp4', '.../flicker/flicker_00.mp4']
