@@ -7,6 +7,7 @@ dataset roots.
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -253,6 +254,28 @@ def test_split_list_report_of_one_split_with_an_unreadable_clip(tmp_path: Path, 
     assert at.dataframe[-1].value["path"].tolist() == ["jump/b.mp4", "run/bad.mp4"]
     at.multiselect(key="w.ds.tlabels").set_value(["jump"]).run()
     assert at.dataframe[-1].value["path"].tolist() == ["jump/b.mp4"]
+
+
+def test_uploaded_checkpoints_become_parameter_sets_as_values(folder: Path) -> None:
+    at = open_page(folder, show="Report")
+    at.file_uploader(key="w.ds.ckpt").set_value(
+        [
+            ("learned.json", json.dumps({"m": 1.3, "n": -0.4}).encode(), "application/json"),
+            ("broken.pyth", b"not a checkpoint", "application/octet-stream"),
+        ]
+    )
+    at.run()
+    assert not at.exception
+    assert at.error[0].value.startswith("Could not load learned values from broken.pyth: ")
+    option = "learned.json (m=1.3,n=-0.4)"
+    assert option in at.multiselect(key="w.ds.sets").options
+    at.multiselect(key="w.ds.sets").set_value([option]).run()
+    run_and_wait(at)
+    table = at.dataframe[-1].value
+    table = table[table["params"] == "m=1.3,n=-0.4"]  # the file may hold other tests' sets too
+    assert len(table) == len(CLIPS) and at.session_state["mp.ds.job"].summary.rows_computed == len(CLIPS)
+    assert table["slope"].tolist() == pytest.approx([5 / (0.45 * math.tanh(1.3) + 0.1)] * len(CLIPS))
+    assert table["shift"].tolist() == pytest.approx([0.6 * math.tanh(-0.4)] * len(CLIPS))
 
 
 # --- dataset roots --------------------------------------------------------------------------------------

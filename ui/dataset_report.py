@@ -187,6 +187,8 @@ def _job_outcome(job: ReportJob) -> None:
 
 def _open_report_file() -> None:
     state = st.session_state
+    if not state["w.ds.rfile"].strip():
+        return
     try:
         file = allowed_path(state["w.ds.rfile"], dataset_roots())
         load_report(str(file), report_stamp(file))
