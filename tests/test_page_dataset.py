@@ -158,6 +158,17 @@ def test_demo_dataset_opens_first_and_its_report_runs_and_opens_a_row(app_folder
     assert row["variation"] == pytest.approx(steps.mean(), abs=1e-5)
     assert t == int(np.argmax(attention.mean(axis=(1, 2))))
 
+    # Points selected in the scatter show their prompts (the selection as a box select would send it).
+    at.segmented_control(key="w.ds.view").set_value("Scatter").run()
+    picked = [int(i) for i in table.index[table["label"] == "static"][:3]]
+    points = [{"customdata": [i], "point_index": n} for n, i in enumerate(picked)]
+    at.session_state["w.ds.scatter"] = {
+        "selection": {"points": points, "point_indices": list(range(3)), "box": [], "lasso": []}
+    }
+    at.run()
+    assert not at.exception
+    assert captions(at)[-3:] == [f"{table['path'][i]} · {table['params'][i]}" for i in picked]
+
     # The other views, each drawn only when chosen.
     for view, figures in [("By class", 1), ("Scatter", 1), ("Two sets", 1)]:
         at.segmented_control(key="w.ds.view").set_value(view).run()
