@@ -7,16 +7,34 @@ illumination flicker and camera jitter: the nuisances that slope and shift must 
 from __future__ import annotations
 
 import math
+import os
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from mp_core.errors import ParameterError
-from mp_core.video_io import Clip
+from mp_core.video_io import Clip, write_video
 
-__all__ = ["SyntheticClip", "synthetic_clip"]
+__all__ = ["DEMO_CLASSES", "MASK_SUFFIX", "SyntheticClip", "make_demo_dataset", "mask_path", "synthetic_clip"]
+
+#: Sidecar of a clip holding its ground-truth motion mask: ``clip.mp4`` -> ``clip.mask.npz``.
+MASK_SUFFIX = ".mask.npz"
+
+#: The demo dataset's classes and the :func:`synthetic_clip` options that make each.
+DEMO_CLASSES: dict[str, dict[str, Any]] = {
+    "one_object": {"num_objects": 1, "noise": 0.01},
+    "two_objects": {"num_objects": 2, "noise": 0.01},
+    "camera_shake": {"num_objects": 1, "noise": 0.01, "jitter": 3.0},
+    "flicker": {"num_objects": 1, "noise": 0.01, "flicker": 0.15},
+    "static": {"num_objects": 0, "noise": 0.02},
+}
 
 
 @dataclass(frozen=True, eq=False)
@@ -132,3 +150,78 @@ def _reflect(value: float, low: float, high: float) -> float:
         return (low + high) / 2
     folded = (value - low) % (2 * span)
     return low + (folded if folded <= span else 2 * span - folded)
+
+
+def mask_path(clip_path: str | os.PathLike) -> Path:
+    """Where a clip's ground-truth mask sidecar lies: ``class/clip.mp4`` -> ``class/clip.mask.npz``.
+
+    The sidecar holds ``mask``, bool :math:`(T, H, W)` at the clip's full size, one map per frame of the
+    file (frame i is shown at time i / fps).
+
+    Example:
+        >>> mask_path("demo/static/static_00.mp4").as_posix()
+        'demo/static/static_00.mask.npz'
+    """
+    path = Path(clip_path)
+    return path.with_name(path.stem + MASK_SUFFIX)
+
+
+def _write_atomically(target: Path, write: Callable[[Path], None]) -> None:
+    """``write(temporary path)`` in the target's folder, then rename: readers never see half a file."""
+    temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")  # same folder: atomic rename
+    try:
+        write(temporary)
+        os.replace(temporary, target)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def _save_mask(path: Path, mask: np.ndarray) -> None:
+    with path.open("wb") as file:  # a file object: np.savez would add ".npz" to a temporary name
+        np.savez_compressed(file, mask=mask)
+
+
+def make_demo_dataset(folder: str | os.PathLike, *, clips_per_class: int = 4, seed: int = 0) -> Path:
+    """Write a small labelled dataset of synthetic H.264 clips with ground-truth masks, once.
+
+    One class folder per entry of :data:`DEMO_CLASSES` (one object crossing, two objects, camera shake,
+    flicker, static scene), each with ``clips_per_class`` MP4s of 160x120 and 16 to 24 frames at 25 fps,
+    and beside each clip its mask sidecar (:func:`mask_path`). Everything follows from ``seed``. Files that
+    exist are kept (a second call writes nothing); each file is written to a temporary name and renamed,
+    so a concurrent reader or an interrupted call never leaves half a clip.
+
+    Args:
+        folder: where the class folders go (created if missing).
+        clips_per_class: clips in each class (>= 1).
+        seed: base seed of every clip.
+
+    Returns:
+        ``folder`` as a :class:`~pathlib.Path`, ready for :func:`mp_core.datasets.open_dataset`.
+
+    Example:
+        >>> import tempfile
+        >>> root = make_demo_dataset(tempfile.mkdtemp(), clips_per_class=1)
+        >>> sorted(p.as_posix() for p in root.glob("*/*.mp4"))[:2]  # doctest: +ELLIPSIS
+        ['.../camera_shake/camera_shake_00.mp4', '.../flicker/flicker_00.mp4']
+        >>> sorted(p.parent.name for p in root.glob("*/*.mask.npz")) == sorted(DEMO_CLASSES)
+        True
+    """
+    if clips_per_class < 1:
+        raise ParameterError(f"clips_per_class must be >= 1, got {clips_per_class}")
+    root = Path(folder).expanduser()
+    for class_index, (name, options) in enumerate(DEMO_CLASSES.items()):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for index in range(clips_per_class):
+            clip_file = root / name / f"{name}_{index:02d}.mp4"
+            if clip_file.is_file() and mask_path(clip_file).is_file():
+                continue
+            clip_seed = seed * 10_000 + class_index * 1_000 + index
+            num_frames = 16 + (clip_seed * 7919) % 9  # 16..24, varied but deterministic
+            sample = synthetic_clip(num_frames=num_frames, height=120, width=160, seed=clip_seed, **options)
+            mask = sample.mask.numpy()
+            _write_atomically(mask_path(clip_file), lambda path, m=mask: _save_mask(path, m))
+            _write_atomically(
+                clip_file, lambda path, s=sample: write_video(path, s.clip.frames, s.clip.fps, qp=18)
+            )
+    return root

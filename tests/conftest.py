@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,18 +11,38 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def app_folders(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
+    """The app's cache (demo dataset, reports) in a temporary folder, and pytest's temporary folders as the
+    dataset roots: tests never write to the user's cache, and the datasets they make can be opened.
+    Set in the environment, so the browser tests' server inherits them."""
+    folders = {
+        "MP_CACHE_DIR": tmp_path_factory.mktemp("app-cache"),
+        "MP_DATASET_ROOTS": tmp_path_factory.getbasetemp(),
+    }
+    saved = {name: os.environ.get(name) for name in folders}
+    os.environ.update({name: str(path) for name, path in folders.items()})
+    yield folders
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 @pytest.fixture
 def repo_root() -> Path:
     return REPO_ROOT
 
 
 @pytest.fixture(scope="session")
-def app_url() -> Iterator[str]:
-    """Base URL of one real `streamlit run app.py` shared by the browser tests."""
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL of one real `streamlit run app.py` shared by the browser tests (its own cache folder)."""
     from tests.helpers_browser import chromium_path, streamlit_server
 
     chromium_path()  # fail or skip before paying for a server start
-    with streamlit_server() as url:
+    cache = tmp_path_factory.mktemp("browser-cache")
+    with streamlit_server(env={"MP_CACHE_DIR": str(cache)}) as url:
         yield url
 
 

@@ -52,9 +52,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def streamlit_server(script: str = "app.py", timeout: float = 60.0) -> Iterator[str]:
-    """Start ``streamlit run script`` on a free localhost port; yield its base URL; stop that process."""
-    with streamlit_process(script, timeout) as (url, _):
+def streamlit_server(
+    script: str = "app.py", timeout: float = 60.0, env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """Start ``streamlit run script`` on a free localhost port; yield its base URL; stop that process.
+
+    ``env`` adds to (or overrides) this process's environment for the server."""
+    with streamlit_process(script, timeout, env) as (url, _):
         yield url
 
 

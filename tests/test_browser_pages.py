@@ -93,10 +93,12 @@ def split_lists(tmp_path_factory) -> Path:
 def test_dataset_listing_viewer_problems_and_grid(app_url: str, page, split_lists: Path) -> None:
     page.goto(f"{app_url}/Dataset")
     wait_ready(page)
+    page.get_by_role("radio", name="Path on the server").click(timeout=120_000)  # the demo opens first
     path_input = page.get_by_role("textbox", name="Dataset path")
     path_input.wait_for(timeout=60_000)
     path_input.fill(str(split_lists))
     path_input.press("Enter")
+    page.get_by_role("radio", name="Samples", exact=True).click(timeout=60_000)
     wait_caption(page, "Prompt Pₜ")
     wait_ready(page)
     metrics = page.locator('[data-testid="stMetric"]').all_inner_texts()

@@ -82,3 +82,42 @@ def test_motion_focus_ranks_a_sensible_attention_above_a_random_one() -> None:
     positive = motion_intermediates(frames, MotionParams.from_slope_shift(30.0, 0.05)).attention
     negative = motion_intermediates(frames, MotionParams.from_slope_shift(30.0, -0.05)).attention
     assert motion_focus(positive, mask) > 0.05 > -0.05 > motion_focus(negative, mask)
+
+
+def test_demo_dataset_is_labelled_deterministic_and_written_once(tmp_path) -> None:
+    import numpy as np
+
+    from mp_core.datasets import open_dataset
+    from mp_core.synthetic import DEMO_CLASSES, make_demo_dataset, mask_path
+    from mp_core.video_io import read_clip
+
+    root = make_demo_dataset(tmp_path / "demo", clips_per_class=2)
+    dataset = open_dataset(root)
+    assert dataset.kind == "folder" and not dataset.problems
+    assert dataset.classes == dict.fromkeys(sorted(DEMO_CLASSES), 2)
+    stamps = {p: p.stat().st_mtime_ns for p in root.rglob("*")}
+    assert make_demo_dataset(root, clips_per_class=2) == root
+    assert {p: p.stat().st_mtime_ns for p in root.rglob("*")} == stamps  # nothing rewritten
+    assert not list(root.rglob(".*"))  # no temporary files left
+    again = make_demo_dataset(tmp_path / "again", clips_per_class=2)
+    for sample in dataset:
+        clip = read_clip(root / sample.key)
+        with np.load(mask_path(root / sample.key)) as saved:
+            mask = saved["mask"]
+        assert mask.dtype == bool and mask.shape == (len(clip.timestamps), 120, 160)
+        assert 16 <= mask.shape[0] <= 24 and tuple(clip.frames.shape[1:3]) == (120, 160)
+        assert torch.equal(clip.frames, read_clip(again / sample.key).frames)
+        assert mask.any() == (sample.label != "static")
+    # In the clean classes, frames change (beyond coding noise) only where the mask says objects are.
+    clip = read_clip(root / "one_object/one_object_00.mp4").frames.float()
+    with np.load(mask_path(root / "one_object/one_object_00.mp4")) as saved:
+        moving = torch.from_numpy(saved["mask"][:-1] | saved["mask"][1:])
+    change = (clip[1:] - clip[:-1]).abs().mean(-1)
+    assert change[moving].mean() > 10 * change[~moving].mean()
+
+
+def test_demo_dataset_refuses_zero_clips(tmp_path) -> None:
+    from mp_core.synthetic import make_demo_dataset
+
+    with pytest.raises(ParameterError, match="clips_per_class"):
+        make_demo_dataset(tmp_path, clips_per_class=0)
