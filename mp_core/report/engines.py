@@ -11,7 +11,7 @@ import logging
 import multiprocessing
 import os
 import signal
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any
@@ -34,10 +34,18 @@ def _init_worker() -> None:
 
 
 def local_rows(
-    context: ReportContext, tasks: Sequence[SampleTask], workers: int, *, poll_seconds: float = 0.2
+    context: ReportContext,
+    tasks: Sequence[SampleTask],
+    workers: int,
+    *,
+    poll_seconds: float = 0.2,
+    work: Callable[[ReportContext, SampleTask], Rows] = sample_rows,
 ) -> Iterator[Rows]:
     """Rows of every task from a pool of ``workers`` processes (started with ``spawn``: safe in a threaded
-    server such as Streamlit's), with at most ``2 * workers`` samples in flight."""
+    server such as Streamlit's), with at most ``2 * workers`` samples in flight.
+
+    ``work`` (a module-level function, run in the workers) is :func:`sample_rows` but for benchmarks.
+    """
     if not tasks:
         return
     workers = max(1, min(workers, len(tasks)))
@@ -47,7 +55,7 @@ def local_rows(
     try:
         while True:
             for task in queue:
-                pending.add(pool.submit(sample_rows, context, task))
+                pending.add(pool.submit(work, context, task))
                 if len(pending) >= 2 * workers:
                     break
             if not pending:
