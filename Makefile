@@ -30,3 +30,6 @@ bench: $(VENV)/.installed
 	$(PY) bench/bench_layer.py
 	$(PY) bench/bench_video.py
 	$(PY) bench/bench_app.py
+	$(PY) bench/bench_app.py --sessions 8 --uploads 4
+	$(PY) bench/bench_report.py
+	$(PY) bench/bench_maps.py
