@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from fractions import Fraction
 from pathlib import Path
 
@@ -82,3 +83,21 @@ def make_audio_only(path: Path, seconds: float = 0.5) -> Path:
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
     return path
+
+
+class _Pipe(io.RawIOBase):
+    """A readable stream that cannot seek, like a pipe or a network stream."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        return self.data.readinto(buffer)
+
+
+def pipe(data: bytes) -> io.BufferedReader:
+    """``data`` behind a non-seekable buffered reader (``seekable()`` is False)."""
+    return io.BufferedReader(_Pipe(data))

@@ -7,14 +7,13 @@ a raw stream without container timing; each decodes to the frames that were enco
 
 from __future__ import annotations
 
-import io
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
-from helpers_video import frame_index, ramp_frames
+from helpers_video import frame_index, pipe, ramp_frames
 
 from mp_core.errors import VideoError
 from mp_core.sources import VIDEO_SUFFIXES
@@ -118,17 +117,7 @@ def test_an_unseekable_stream_is_sampled_uniformly(tmp_path: Path) -> None:
     path = tmp_path / "clip.webm"
     encode(path, "libvpx-vp9", "yuv420p")
 
-    class Pipe(io.RawIOBase):
-        def __init__(self, data: bytes) -> None:
-            self.data = io.BytesIO(data)
-
-        def readable(self) -> bool:
-            return True
-
-        def readinto(self, buffer) -> int:
-            return self.data.readinto(buffer)
-
-    clip = read_clip_uniform(io.BufferedReader(Pipe(path.read_bytes())), 4)
+    clip = read_clip_uniform(pipe(path.read_bytes()), 4)
     assert [frame_index(f) for f in clip.frames] == [0, 3, 7, 11]
 
 

@@ -10,7 +10,7 @@ import av
 import numpy as np
 import pytest
 import torch
-from helpers_video import frame_index, make_audio_only, make_video, ramp_frames
+from helpers_video import frame_index, make_audio_only, make_video, pipe, ramp_frames
 
 from mp_core import InputError
 from mp_core.errors import ShapeError, VideoError
@@ -68,17 +68,7 @@ def test_sources_path_bytes_and_file_object(h264: Path) -> None:
 
 
 def test_an_unseekable_stream_is_read_too(h264: Path) -> None:
-    class Pipe(io.RawIOBase):
-        def __init__(self, data: bytes) -> None:
-            self.data = io.BytesIO(data)
-
-        def readable(self) -> bool:
-            return True
-
-        def readinto(self, buffer) -> int:
-            return self.data.readinto(buffer)
-
-    clip = read_clip(io.BufferedReader(Pipe(h264.read_bytes())), max_frames=3)
+    clip = read_clip(pipe(h264.read_bytes()), max_frames=3)
     assert [frame_index(f) for f in clip.frames] == [0, 1, 2]
 
 
@@ -335,15 +325,5 @@ def test_uniform_sampling_decodes_through_targets_closer_than_a_keyframe_interva
 
 
 def test_uniform_sampling_of_an_unseekable_stream(h264: Path) -> None:
-    class Pipe(io.RawIOBase):
-        def __init__(self, data: bytes) -> None:
-            self.data = io.BytesIO(data)
-
-        def readable(self) -> bool:
-            return True
-
-        def readinto(self, buffer) -> int:
-            return self.data.readinto(buffer)
-
-    clip = read_clip_uniform(io.BufferedReader(Pipe(h264.read_bytes())), 4)
+    clip = read_clip_uniform(pipe(h264.read_bytes()), 4)
     assert [frame_index(f) for f in clip.frames] == [0, 9, 19, 29]
