@@ -4,6 +4,7 @@ with different clips that do not disturb each other."""
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -110,7 +111,9 @@ def _upload(page, path: Path) -> None:
     wait_ready(page)
     uploader = sidebar.locator('[data-testid="stFileUploader"]').filter(has_text="Video file")
     uploader.locator('input[type="file"]').set_input_files(str(path))
-    sidebar.get_by_text(f"{path.name} · ").first.wait_for(timeout=60_000)
+    # The clip's caption, not the uploader's own file line: wait for the decoded clip's frame count.
+    caption = re.compile(rf"{re.escape(path.name)} · \d+ frames at \d+×\d+")
+    sidebar.get_by_text(caption).first.wait_for(timeout=60_000)
     wait_ready(page)
 
 
