@@ -311,3 +311,12 @@ def test_ray_engine_gives_the_local_engines_numbers(ray_cluster, dataset, demo, 
             sorted(read_report(tmp_path / f"{name}-ray.parquet").to_pylist(), key=lambda r: str(r)) == by_key
         )
     assert ray_cluster.is_initialized()  # a Ray it did not start is left running
+
+
+def test_importing_the_report_needs_neither_ray_nor_streamlit() -> None:
+    code = "import sys, mp_core.report; print(sorted({'ray', 'streamlit', 'plotly'} & set(sys.modules)))"
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -108,7 +108,7 @@ def measure_clip(
         # Uniform sampling ends on the clip's last frame: its end is the clip's duration.
         "duration": round(clip.timestamps[-1] + 1.0 / clip.fps, 6),
         "mean_abs_difference": magnitude.double().mean().item(),
-        "share_moving": (magnitude > MOVING_THRESHOLD).double().mean().item(),
+        "share_moving": torch.count_nonzero(magnitude > MOVING_THRESHOLD).item() / magnitude.numel(),
     }
     rows = []
     for spec in specs:
