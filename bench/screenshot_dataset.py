@@ -10,19 +10,24 @@ each step took, as a user waits for it.
 from __future__ import annotations
 
 import argparse
-import io
 import re
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from PIL import Image
 from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.helpers_browser import CHROMIUM_FLAGS, REPO_ROOT, chromium_path, streamlit_server, wait_ready
+from tests.helpers_browser import (
+    CHROMIUM_FLAGS,
+    REPO_ROOT,
+    chromium_path,
+    save_screenshot,
+    streamlit_server,
+    wait_ready,
+)
 from tests.test_browser_dataset import select_row
 
 SAMPLE = "pen_coin"
@@ -73,12 +78,7 @@ def main() -> None:
         browser.close()
     for what, seconds in timings.items():
         print(f"{what}: {seconds:.2f} s")
-    image = Image.open(io.BytesIO(png)).convert("RGB")
-    image.save(args.out, optimize=True)
-    if args.out.stat().st_size > MAX_BYTES:  # fewer colours, at some cost to the colour bars
-        image = image.quantize(256, method=Image.Quantize.MEDIANCUT)
-        image.save(args.out, optimize=True)
-    print(f"{args.out}: {image.width}×{image.height}, {args.out.stat().st_size / 1024:.0f} KiB")
+    save_screenshot(png, args.out, MAX_BYTES)
 
 
 if __name__ == "__main__":

@@ -7,16 +7,21 @@ opens /Explore in Debian chromium at 1400×1000 and saves the viewport as an opt
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 from pathlib import Path
 
-from PIL import Image
 from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.helpers_browser import CHROMIUM_FLAGS, REPO_ROOT, chromium_path, streamlit_server, wait_ready
+from tests.helpers_browser import (
+    CHROMIUM_FLAGS,
+    REPO_ROOT,
+    chromium_path,
+    save_screenshot,
+    streamlit_server,
+    wait_ready,
+)
 
 #: The frame pair shown: the pen is moving there in the default sample.
 PAIR = 7
@@ -49,12 +54,7 @@ def main() -> None:
         page.wait_for_timeout(500)  # let plotly finish its transitions
         png = page.screenshot()
         browser.close()
-    image = Image.open(io.BytesIO(png)).convert("RGB")
-    image.save(args.out, optimize=True)
-    if args.out.stat().st_size > MAX_BYTES:  # fewer colours, at some cost to the colour bars
-        image = image.quantize(256, method=Image.Quantize.MEDIANCUT)
-        image.save(args.out, optimize=True)
-    print(f"{args.out}: {image.width}×{image.height}, {args.out.stat().st_size / 1024:.0f} KiB")
+    save_screenshot(png, args.out, MAX_BYTES)
 
 
 if __name__ == "__main__":

@@ -164,3 +164,17 @@ def press_keys(page, slider, presses: int, changed: Callable[[], None], attempts
     assert pending == 0, f"{pending} of {presses} key presses still lost after {attempts} rounds"
     assert repeated * 10 <= presses, f"{repeated} of {presses} key presses were lost and had to be repeated"
     changed()
+
+
+def save_screenshot(png: bytes, out: Path, max_bytes: int) -> None:
+    """Save a page screenshot as an optimised PNG; over ``max_bytes``, with 256 colours instead."""
+    import io
+
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    image.save(out, optimize=True)
+    if out.stat().st_size > max_bytes:  # fewer colours, at some cost to the colour bars
+        image = image.quantize(256, method=Image.Quantize.MEDIANCUT)
+        image.save(out, optimize=True)
+    print(f"{out}: {image.width}×{image.height}, {out.stat().st_size / 1024:.0f} KiB")
