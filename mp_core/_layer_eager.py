@@ -5,17 +5,21 @@ in-place ops are what makes it fast, and falls back to plain tensor ops while tr
 
 * On CPU the work runs over cache-sized chunks of frames, so the gray and attention scratch stay in cache
   and the only full-size allocation of an inference forward is the output.
-* Full-size CPU buffers (prompts, saved attention, the video's gradient) come from NumPy's allocator, which
+* Full-size CPU buffers (prompts, saved logits, the video's gradient) come from NumPy's allocator, which
   asks Linux for transparent huge pages on large arrays (``madvise``): first-touch page faults of a fresh
   38 MiB output cost more than the whole computation with 4 KiB pages (measured here: 6.9 ms against
   1.7 ms to allocate and fill it). ``NUMPY_MADVISE_HUGEPAGE=0`` turns that off; without NumPy, torch's
-  allocator is used.
-* The backward saves only the input and the attention and recomputes the frame difference.
+  allocator is used. A layer's :class:`BufferPool` then reuses them from call to call once their tensors
+  are gone, so a training loop faults its pages in once, not on every step.
+* The backward saves only the input and the logits ``a (D - b)``: one sigmoid gives the attention back and
+  the slope's gradient needs ``D - b = z / a``, so the frame difference is never recomputed.
 """
 
 from __future__ import annotations
 
 import math
+import threading
+import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -51,12 +55,67 @@ def _as_bcthw(tensor: Tensor, layout: str) -> Tensor:
     return tensor.permute([layout.index(axis) for axis in "BCTHW"])
 
 
-def _new_empty(like: Tensor, shape: Sequence[int], dtype: torch.dtype) -> Tensor:
-    """An uninitialised contiguous tensor on ``like``'s device; large CPU ones backed by huge pages."""
+def _new_empty(
+    like: Tensor, shape: Sequence[int], dtype: torch.dtype, buffers: BufferPool | None = None
+) -> Tensor:
+    """An uninitialised contiguous tensor on ``like``'s device; large CPU ones from ``buffers`` or NumPy."""
     nbytes = math.prod(shape) * dtype.itemsize
     if like.device.type != "cpu" or np is None or nbytes < _HUGE_PAGE_MIN_BYTES:
         return like.new_empty(tuple(shape), dtype=dtype)
-    return torch.from_numpy(np.empty(nbytes, np.uint8)).view(dtype).view(tuple(shape))
+    array = np.empty(nbytes, np.uint8) if buffers is None else buffers.take(nbytes)
+    return torch.from_numpy(array).view(dtype).view(tuple(shape))
+
+
+class BufferPool:
+    """Large CPU buffers that a layer hands out as tensors and takes back when the last tensor on one dies.
+
+    A training loop asks for same-sized outputs on every step; torch's CPU allocator returns them to the
+    OS and page-faults fresh ones in (about 6 ms for the 38 MiB output of an 8-clip batch, more than the
+    computation). Each buffer is lent as a fresh NumPy view, owned by the tensor's storage; a finalizer on
+    that view gives the buffer back, so it is reused only once no tensor or view of one refers to it. The
+    pool itself keeps at most ``max_idle`` unused buffers (the oldest go first); :meth:`clear` drops them.
+    """
+
+    def __init__(self, max_idle: int = 3) -> None:
+        self.max_idle = max_idle
+        self._idle: list[np.ndarray] = []
+        self._lock = threading.RLock()  # a give-back can run from the garbage collector inside take()
+
+    def take(self, nbytes: int) -> np.ndarray:
+        """A view of an unused ``nbytes``-byte buffer (an idle one if there is one); keep it to keep it."""
+        with self._lock:
+            index = next((i for i, b in enumerate(self._idle) if b.nbytes == nbytes), None)
+            buffer = self._idle.pop(index) if index is not None else None
+        if buffer is None:
+            buffer = np.empty(nbytes, np.uint8)
+        lent = buffer.view()
+        weakref.finalize(lent, self._give_back, buffer).atexit = False
+        return lent
+
+    def _give_back(self, buffer: np.ndarray) -> None:
+        with self._lock:
+            self._idle.append(buffer)
+            del self._idle[: -self.max_idle or None]
+
+    @property
+    def idle_bytes(self) -> int:
+        """Bytes held in buffers that no tensor uses now."""
+        with self._lock:
+            return sum(buffer.nbytes for buffer in self._idle)
+
+    def clear(self) -> None:
+        """Drop the idle buffers; those in use are freed by their tensors as usual."""
+        with self._lock:
+            self._idle.clear()
+
+    def __deepcopy__(self, memo: dict) -> BufferPool:  # a copied layer shares no memory with this one
+        return BufferPool(self.max_idle)
+
+    def __getstate__(self) -> dict:
+        return {"max_idle": self.max_idle}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["max_idle"])
 
 
 def _chunks(x5: Tensor) -> Iterator[tuple[slice, slice]]:
@@ -113,62 +172,70 @@ class _Scratch:
 
 
 class MotionPrompts(torch.autograd.Function):
-    """prompts, reg = f(video, slope, shift); the backward recomputes D from the video instead of saving it.
+    """prompts, reg = f(video, slope, shift), saving the video (not copied) and the logits for backward.
 
-    Saved for backward: the video (not copied) and the attention (B, T-1, H, W), only when needed.
+    The logits ``z = a (D - b)`` (B, T-1, H, W) are saved rather than the attention: the backward gets the
+    attention back with one sigmoid per chunk, and ``D - b = z / a`` for the slope's gradient, instead of
+    recomputing the difference from three channels. Nothing is saved when no gradient or λ is needed.
     """
 
     @staticmethod
-    def forward(ctx, video: Tensor, slope: Tensor, shift: Tensor, spec: _Spec, keep: bool, out_dtype):  # type: ignore[override]
+    def forward(
+        ctx, video: Tensor, slope: Tensor, shift: Tensor, spec: _Spec, keep: bool, out_dtype, buffers
+    ):  # type: ignore[override]
         t_dim = spec.layout.index("T")
         out_shape = (*video.shape[:t_dim], video.shape[t_dim] - 1, *video.shape[t_dim + 1 :])
-        out = _new_empty(video, out_shape, out_dtype)
+        out = _new_empty(video, out_shape, out_dtype, buffers)
         x5, out5 = _as_bcthw(video, spec.layout), _as_bcthw(out, spec.layout)
         batch, _, frames, height, width = x5.shape
         scratch = _Scratch(x5, slope.dtype)
         shift_scaled = slope * shift
-        attention = _new_empty(x5, (batch, frames - 1, height, width), slope.dtype) if keep else None
+        logits = _new_empty(x5, (batch, frames - 1, height, width), slope.dtype, buffers) if keep else None
         weights = [slope * k for k in spec.gray_coeffs]  # a * w_c * std_c: D comes out scaled by a
-        with_reg = spec.reg_weight != 0.0 and attention is not None and frames > 2
+        with_reg = spec.reg_weight != 0.0 and logits is not None and frames > 2
         squares: list[Tensor] = []
         for bs, ts in _chunks(x5):
             xc = x5[bs, :, ts]
             nb, nt = xc.shape[0], xc.shape[2]
-            prompts = slice(ts.start, ts.stop - 1)
+            p0, p1 = ts.start, ts.stop - 1  # prompts [p0, p1) of frames [p0, p1]
             gray = scratch.get("gray", (nb, nt, height, width))
-            z = scratch.get("z", (nb, nt - 1, height, width)) if attention is None else attention[bs, prompts]
-            _luma_difference(xc, weights, gray, out=z).sub_(shift_scaled).sigmoid_()
-            torch.mul(z.unsqueeze(1), xc[:, :, 1:], out=out5[bs, :, prompts])
-            if with_reg:  # steps A_{p+1} - A_p ending in this chunk, while its maps are in cache
-                maps = attention[bs, max(prompts.start - 1, 0) : prompts.stop]
-                if maps.shape[1] > 1:
-                    step = scratch.get("step", (nb, maps.shape[1] - 1, height, width))
-                    squares.append(torch.sub(maps[:, 1:], maps[:, :-1], out=step).square_().sum())
+            z = scratch.get("z", (nb, nt - 1, height, width)) if logits is None else logits[bs, p0:p1]
+            _luma_difference(xc, weights, gray, out=z).sub_(shift_scaled)
+            if logits is None:
+                attention = z.sigmoid_()
+            else:  # from A_{p0-1} on, for the regulariser's step into this chunk
+                lo = max(p0 - 1, 0) if with_reg else p0
+                maps = torch.sigmoid(logits[bs, lo:p1], out=scratch.get("att", (nb, p1 - lo, height, width)))
+                attention = maps[:, p0 - lo :]
+            torch.mul(attention.unsqueeze(1), xc[:, :, 1:], out=out5[bs, :, p0:p1])
+            if with_reg and maps.shape[1] > 1:  # steps A_{p+1} - A_p ending in this chunk
+                step = scratch.get("step", (nb, maps.shape[1] - 1, height, width))
+                squares.append(torch.sub(maps[:, 1:], maps[:, :-1], out=step).square_().sum())
         reg = torch.zeros((), dtype=slope.dtype, device=video.device)
         if squares:
             reg = torch.stack(squares).sum() * (spec.reg_weight / (batch * height * width * (frames - 2)))
-        ctx.spec = spec
+        ctx.spec, ctx.buffers = spec, buffers
         if keep:
-            ctx.save_for_backward(video, slope, shift, attention)
+            ctx.save_for_backward(video, slope, logits)
         ctx.set_materialize_grads(False)
         return out, reg
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out: Tensor | None, grad_reg: Tensor | None):  # type: ignore[override]
-        video, slope, shift, attention = ctx.saved_tensors
+        video, slope, logits = ctx.saved_tensors
         spec: _Spec = ctx.spec
         need_video, need_slope, need_shift = ctx.needs_input_grad[:3]
         x5 = _as_bcthw(video, spec.layout)
         g5 = None if grad_out is None else _as_bcthw(grad_out, spec.layout)
         batch, _, frames, height, width = x5.shape
-        scratch = _Scratch(x5, attention.dtype)
+        scratch = _Scratch(x5, logits.dtype)
         reg_scale = None
         if grad_reg is not None and spec.reg_weight != 0.0 and frames > 2:
             reg_scale = grad_reg * (2.0 * spec.reg_weight / (batch * height * width * (frames - 2)))
         grad_video = None
         if need_video:
-            grad_video = _new_empty(video, video.shape, video.dtype)
+            grad_video = _new_empty(video, video.shape, video.dtype, ctx.buffers)
             gx5 = _as_bcthw(grad_video, spec.layout)
         slope_terms, shift_terms = [], []
         carry = None  # d loss / d D of the previous chunk's last prompt (time chunks only)
@@ -176,27 +243,44 @@ class MotionPrompts(torch.autograd.Function):
             xc = x5[bs, :, ts]
             nb, nt = xc.shape[0], xc.shape[2]
             p0, p1 = ts.start, ts.stop - 1  # prompts [p0, p1) of frames [p0, p1]
+            # the attention of the chunk and, for the regulariser, of its neighbour prompts
+            lo = max(p0 - 1, 0) if reg_scale is not None or need_video else p0
+            hi = min(p1 + 1, frames - 1) if reg_scale is not None else p1
+            maps = torch.sigmoid(logits[bs, lo:hi], out=scratch.get("att", (nb, hi - lo, height, width)))
+            attention = maps[:, p0 - lo : p1 - lo]
             grad_z = scratch.get("grad_z", (nb, nt - 1, height, width))
-            _grad_attention(grad_z, g5, xc, attention, bs, p0, p1, reg_scale)
-            att = attention[bs, p0:p1]
-            torch.ops.aten.sigmoid_backward.grad_input(grad_z, att, grad_input=grad_z)
-            if need_slope:
-                gray = scratch.get("gray", (nb, nt, height, width))
-                centred = _luma_difference(xc, spec.gray_coeffs, gray, scratch.get("d", grad_z.shape))
-                slope_terms.append(centred.sub_(shift).mul_(grad_z).sum())
+            _grad_attention(grad_z, g5, xc, bs, p0, p1, maps, lo, reg_scale, scratch)
+            torch.ops.aten.sigmoid_backward.grad_input(grad_z, attention, grad_input=grad_z)
             if need_shift:
                 shift_terms.append(grad_z.sum())
             if need_video:
-                carry = _grad_video_chunk(gx5, grad_z.mul_(slope), g5, attention, spec, bs, p0, p1, carry)
+                carry = _grad_video_chunk(gx5, grad_z.mul_(slope), g5, maps, lo, spec, bs, p0, p1, carry)
+                if need_slope:  # grad_z now holds a * dL/dz
+                    slope_terms.append(torch.mul(grad_z, logits[bs, p0:p1]).sum() / slope.square())
+            elif need_slope:  # dL/da = sum dL/dz (D - b) = sum dL/dz z / a
+                slope_terms.append(grad_z.mul_(logits[bs, p0:p1]).sum() / slope)
         grad_slope = torch.stack(slope_terms).sum().reshape(slope.shape) if need_slope else None
         grad_shift = -(torch.stack(shift_terms).sum() * slope) if need_shift else None
-        return grad_video, grad_slope, grad_shift, None, None, None
+        return grad_video, grad_slope, grad_shift, None, None, None, None
 
 
 def _grad_attention(
-    out: Tensor, g5: Tensor | None, xc: Tensor, attention: Tensor, bs: slice, p0: int, p1: int, reg_scale
+    out: Tensor,
+    g5: Tensor | None,
+    xc: Tensor,
+    bs: slice,
+    p0: int,
+    p1: int,
+    maps: Tensor,
+    lo: int,
+    reg_scale: Tensor | None,
+    scratch: _Scratch,
 ) -> None:
-    """d loss / d A for prompts [p0, p1) of batch ``bs``: from the prompts and from the regulariser."""
+    """d loss / d A for prompts [p0, p1) of batch ``bs``: from the prompts and from the regulariser.
+
+    ``maps`` holds the attention of prompts ``lo, lo + 1, ...``: the chunk's and, when ``reg_scale`` is
+    given, its neighbours' (d reg / d A_p = s (A_p - A_{p-1}) - s (A_{p+1} - A_p)).
+    """
     if g5 is None:
         out.zero_()
     for c in range(xc.shape[1] if g5 is not None else 0):
@@ -204,23 +288,23 @@ def _grad_attention(
             torch.mul(g5[bs, 0, p0:p1], xc[:, 0, 1:], out=out)
         else:
             out.addcmul_(g5[bs, c, p0:p1], xc[:, c, 1:])
-    if reg_scale is None:
+    if reg_scale is None or maps.shape[1] < 2:
         return
-    last = attention.shape[1] - 1  # index of the last prompt
-    lo, hi = max(p0 - 1, 0), min(p1 + 1, last + 1)  # neighbours of the chunk's attention maps
-    ext = attention[bs, lo:hi]
-    step = (ext[:, 1:] - ext[:, :-1]).mul_(reg_scale)  # step[j] = A[lo+j+1] - A[lo+j], scaled
-    first = max(p0, 1)  # prompts p >= 1 get + step[p-1]
-    out[:, first - p0 :].add_(step[:, first - 1 - lo : p1 - 1 - lo])
-    stop = min(p1, last)  # prompts p < last get - step[p]
-    out[:, : stop - p0].sub_(step[:, p0 - lo : stop - lo])
+    step = scratch.get("step", (maps.shape[0], maps.shape[1] - 1, *maps.shape[2:]))
+    torch.sub(maps[:, 1:], maps[:, :-1], out=step)  # step[j] = A[lo+j+1] - A[lo+j]
+    hi = lo + maps.shape[1]  # one past the last prompt in maps
+    first = max(p0, lo + 1)  # prompts p > lo get + s step[p-1-lo]
+    out[:, first - p0 :].addcmul_(step[:, first - 1 - lo : p1 - 1 - lo], reg_scale)
+    stop = min(p1, hi - 1)  # prompts p < hi - 1 get - s step[p-lo]
+    out[:, : stop - p0].addcmul_(step[:, p0 - lo : stop - lo], reg_scale, value=-1.0)
 
 
 def _grad_video_chunk(
     gx5: Tensor,
     grad_diff: Tensor,
     g5: Tensor | None,
-    attention: Tensor,
+    maps: Tensor,
+    lo: int,
     spec: _Spec,
     bs: slice,
     p0: int,
@@ -230,10 +314,11 @@ def _grad_video_chunk(
     """Write d loss / d video for frames [p0, p1) (and p1 if it is the last frame); return the carry.
 
     Frame f gets ``k_c (dD_{f-1} - dD_f)`` through the difference and ``g_{f-1} A_{f-1}`` through the
-    prompt; dD_{p0-1} comes from the previous chunk (``carry``), frame p1 is written by the next chunk.
+    prompt. ``maps`` holds A for prompts ``lo = max(p0 - 1, 0)`` to ``p1 - 1``; dD_{p0-1} comes from the
+    previous chunk (``carry``), and frame p1 is written by the next chunk.
     """
     nb, count = grad_diff.shape[:2]
-    frames = attention.shape[1] + 1
+    frames = gx5.shape[2]
     is_last = p1 == frames - 1
     per_frame = grad_diff.new_zeros((nb, count + 1, *grad_diff.shape[2:]))
     per_frame[:, :count].sub_(grad_diff)
@@ -246,7 +331,6 @@ def _grad_video_chunk(
         torch.mul(per_frame[:, : stop - p0], spec.gray_coeffs[c], out=target)
         if g5 is not None:
             start = max(p0, 1)  # frames f >= 1 are prompted by A_{f-1}
-            gx5[bs, c, start:stop].addcmul_(
-                g5[bs, c, start - 1 : stop - 1], attention[bs, start - 1 : stop - 1]
-            )
+            prompted = maps[:, start - 1 - lo : stop - 1 - lo]
+            gx5[bs, c, start:stop].addcmul_(g5[bs, c, start - 1 : stop - 1], prompted)
     return grad_diff[:, -1].clone()

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from mp_core._layer_eager import MotionPrompts, _as_bcthw, _Spec
+from mp_core._layer_eager import BufferPool, MotionPrompts, _as_bcthw, _Spec
 from mp_core.errors import ParameterError, ShapeError
 from mp_core.params import MotionParams
 
@@ -153,7 +153,9 @@ def video_motion_prompts(
     return _apply(video, m, n, spec)
 
 
-def _apply(video: Tensor, m: Tensor, n: Tensor, spec: _Spec) -> tuple[Tensor, Tensor]:
+def _apply(
+    video: Tensor, m: Tensor, n: Tensor, spec: _Spec, buffers: BufferPool | None = None
+) -> tuple[Tensor, Tensor]:
     _check_video(video, spec.layout)
     device_type = video.device.type
     out_dtype = video.dtype
@@ -168,7 +170,7 @@ def _apply(video: Tensor, m: Tensor, n: Tensor, spec: _Spec) -> tuple[Tensor, Te
             return _traced_motion_prompts(video, slope, shift, spec, out_dtype)
         grads = video.requires_grad or slope.requires_grad or shift.requires_grad
         keep = (torch.is_grad_enabled() and grads) or spec.reg_weight != 0.0
-        prompts, reg = MotionPrompts.apply(video, slope, shift, spec, keep, out_dtype)
+        prompts, reg = MotionPrompts.apply(video, slope, shift, spec, keep, out_dtype, buffers)
         return prompts, reg
 
 
@@ -245,9 +247,10 @@ class MotionPromptLayer(nn.Module):
         self.std = _per_channel(std, "std", positive=True)
         self.m = nn.Parameter(torch.randn(1))
         self.n = nn.Parameter(torch.randn(1))
+        self._output_pool = BufferPool()
 
     def forward(self, video: Tensor) -> tuple[Tensor, Tensor]:
-        return _apply(video, self.m, self.n, self._spec)
+        return _apply(video, self.m, self.n, self._spec, self._output_pool)
 
     @property
     def params(self) -> MotionParams:

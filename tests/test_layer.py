@@ -284,3 +284,59 @@ def test_params_property_and_repr():
     layer, _ = pair(0.0, 1.05, -2.67, layout="btchw")
     assert layer.params.m == pytest.approx(1.05) and layer.params.n == pytest.approx(-2.67)
     assert "layout='BTCHW'" in repr(layer) and "color_order='BGR'" in repr(layer)
+
+
+@pytest.fixture
+def pooled(monkeypatch):
+    """Every buffer is large enough to come from the layer's pool (the threshold is 4 MiB otherwise)."""
+    monkeypatch.setattr(eager_kernel, "_HUGE_PAGE_MIN_BYTES", 0)
+
+
+def test_pool_reuses_a_dropped_output_and_never_one_still_viewed(pooled):
+    layer, _ = pair(0.0, 0.4, -0.1)
+    first, second = normalised_video((2, 3, 4, 8, 8), seed=1), normalised_video((2, 3, 4, 8, 8), seed=2)
+    with torch.no_grad():
+        kept = layer(first)[0][:, 1]  # a view of the output keeps its buffer in use
+        want = kept.clone()
+        again = layer(second)[0]
+        assert again.data_ptr() != kept.data_ptr()
+        torch.testing.assert_close(kept, want, rtol=0, atol=0)  # not overwritten by the second call
+        address = again.data_ptr()
+        del again
+        assert layer(first)[0].data_ptr() == address  # dropped: its buffer serves the next call
+        del kept
+        assert layer._output_pool.idle_bytes == 2 * 2 * 3 * 3 * 8 * 8 * 4  # both outputs' buffers are idle
+
+
+def test_pool_keeps_saved_logits_until_backward_and_holds_a_bounded_idle_set(pooled):
+    layer, ref = pair(1.0, 0.4, -0.1)
+    videos = [normalised_video((1, 3, 5, 6, 6), seed=s) for s in range(6)]
+    outputs = [layer(video) for video in videos]  # six graphs alive: outputs and saved logits all in use
+    assert layer._output_pool.idle_bytes == 0
+    for (prompts, reg), video in zip(outputs, videos, strict=True):  # each backward sees its own logits
+        layer.zero_grad()
+        ref.zero_grad()
+        (prompts.sum() + reg).backward()
+        want_prompts, want_reg = ref(video)
+        (want_prompts.sum() + want_reg).backward()
+        torch.testing.assert_close(layer.m.grad, ref.m.grad, rtol=1e-4, atol=1e-6)
+    del outputs, prompts, reg
+    # max_idle = 3: the logits came back at each backward, the six prompts last, so three prompts stay
+    assert layer._output_pool.idle_bytes == 3 * 3 * 4 * 6 * 6 * 4
+    layer._output_pool.clear()
+    assert layer._output_pool.idle_bytes == 0
+
+
+def test_copied_and_pickled_layers_have_their_own_empty_pool(pooled):
+    import copy
+    import pickle
+
+    layer, _ = pair(0.0, 0.4, -0.1)
+    with torch.no_grad():
+        layer(normalised_video((1, 3, 3, 8, 8)))
+    assert layer._output_pool.idle_bytes > 0
+    for clone in (copy.deepcopy(layer), pickle.loads(pickle.dumps(layer))):
+        assert clone._output_pool is not layer._output_pool and clone._output_pool.idle_bytes == 0
+        torch.testing.assert_close(
+            clone(normalised_video((1, 3, 3, 8, 8)))[0], layer(normalised_video((1, 3, 3, 8, 8)))[0]
+        )
