@@ -50,7 +50,8 @@ from tests.helpers_browser import (
 VIEWER = "() => !!window.motionPrompts && window.motionPrompts.info().pairs > 0"
 #: Records every render event (page time, detail) and the page time of every keydown, from page load on.
 RECORD = """() => {
-  window.__renders = []; window.__keys = [];
+  window.__renders = []; window.__keys = []; window.__stats = [];
+  window.addEventListener("motionprompts:stats", () => window.__stats.push(performance.now()));
   window.addEventListener("keydown", () => window.__keys.push(performance.now()), true);
   window.addEventListener("motionprompts:render", (event) => {
     const entry = {at: performance.now(), detail: event.detail};
@@ -63,7 +64,6 @@ RECORD = """() => {
 STAGES = {
     "title": "h1",  # the script's first delta arrived
     "viewer mounted": '[data-testid^="stBidiComponent"]',  # the component's delta arrived
-    "plotly drawn": '[data-testid="stPlotlyChart"] .js-plotly-plot',  # plotly.js loaded and ran
 }
 MARK_STAGES = """(stages) => {
   window.__stages = {};
@@ -211,11 +211,11 @@ def open_explore(browser, url: str, stages: dict[str, list[float]]) -> tuple[obj
     page.wait_for_function("() => window.__renders.length > 0", timeout=120_000, polling="raf")
     elapsed = time.perf_counter() - start
     wait_ready(page, 120_000)
-    page.locator(STAGES["plotly drawn"]).first.wait_for(timeout=120_000)
+    page.wait_for_function("() => window.__stats.length > 0", timeout=120_000)
     marks = page.evaluate(
         "() => ({...window.__stages, 'page scripts run':"
         " performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd,"
-        " 'panels drawn': window.__renders[0].at})"
+        " 'panels drawn': window.__renders[0].at, 'statistics and variation chart drawn': window.__stats[0]})"
     )
     for name, value in marks.items():
         stages.setdefault(name, []).append(value / 1e3)

@@ -23,20 +23,18 @@ spec, data, params = clip_page("Explore")
 state = st.session_state
 init_viewer_state(state)
 
-live = fits_viewer(data)
-if live:  # panels, controls, statistics and the PN curve, computed in the browser; sent before the rest
+if fits_viewer(data):  # panels, statistics, the PN curve and the variation chart, computed in the browser
     show_viewer(spec, data)
-stats = view.clip_stats(data, params)
-if not live:
+else:
     st.info(
         f"This sampling holds {data.clip.frames.numel() / 2**20:.0f} MiB of frames, more than the in-browser "
         f"viewer takes ({MAX_VIEWER_BYTES / 2**20:.0f} MiB): the panels are drawn on the server, one answer "
         "per slider release. Lower Frames or Max side (sidebar, Sampling) for the live viewer."
     )
+    stats = view.clip_stats(data, params)
     server_viewer(data, params, stats)
-
-st.markdown("**Temporal attention variation** per step")
-st.plotly_chart(figures.variation_figure(stats.variation, stats.variation_mean), key="variation")
+    st.markdown("**Temporal attention variation** per step")
+    st.plotly_chart(figures.variation_figure(stats.variation, stats.variation_mean), key="variation")
 
 options = st.columns(2)
 show_surface = options[0].toggle("3D attention surface", key="w.surface")

@@ -61,7 +61,8 @@ def test_home_runs_and_draws_the_pipeline() -> None:
 
 def test_explore_shows_the_viewer_and_the_variation(explore: AppTest) -> None:
     assert _view(explore)["clip"] == _clip_id(explore)
-    assert len(explore.get("plotly_chart")) == 1  # variation per step (the PN curve is in the viewer)
+    # the PN curve and the variation per step are drawn by the viewer: no plotly figure on a rerun
+    assert not explore.get("plotly_chart")
     assert not explore.error
 
 
@@ -121,7 +122,7 @@ def test_pair_from_the_viewer_surface_and_exports(explore: AppTest) -> None:
     explore.run()
     assert (_view(explore)["pair"], _view(explore)["overlay"]) == (5, True)
     explore.toggle(key="w.surface").set_value(True).run()
-    assert len(explore.get("plotly_chart")) == 2
+    assert len(explore.get("plotly_chart")) == 1  # the 3D surface of pair 5 (the viewer draws the rest)
     explore.toggle(key="w.export").set_value(True).run()
     labels = [button.label for button in explore.get("download_button")]
     assert {"Panels PNG", "Values JSON", "Interactive HTML"} <= set(labels)

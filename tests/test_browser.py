@@ -70,10 +70,12 @@ def test_explore_renders_four_panels_and_the_curve(app_url: str, page) -> None:
     for name in ("frame", "difference", "attention", "prompt"):
         pixels = panel_pixels(page, name)
         assert pixels.shape == (180, 320, 3) and pixels.std() > 1, name  # drawn, not blank
-    # The PN curve in the viewer, its marker at the current shift; the variation per step by plotly.js.
+    # The PN curve in the viewer, its marker at the current shift, and the variation per step, 15 pairs.
     curve = page.locator('canvas[data-curve="pn"]')
     assert float(curve.get_attribute("data-shift")) == info(page)["shift"]
-    page.locator('[data-testid="stPlotlyChart"] .js-plotly-plot').first.wait_for(timeout=30_000)
+    chart = page.locator('canvas[data-chart="variation"][data-steps]')  # in the viewer's shadow root
+    chart.wait_for(timeout=30_000)
+    assert chart.get_attribute("data-steps") == "14"
     assert_no_exception(page)
 
 

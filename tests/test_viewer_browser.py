@@ -110,6 +110,35 @@ def test_offline_statistics_equal_mp_cores(offline, clip_data) -> None:
             "(v) => document.querySelector('[data-stat=\"mean\"]').textContent === v",
             arg=f"{expected.mean_attention:.3f}",
         )
+        # the variation chart (drawn in the page, no plotly) shows these steps and their mean R
+        chart = offline.locator('canvas[data-chart="variation"]')
+        assert int(chart.get_attribute("data-steps")) == len(expected.variation) == 14
+        assert float(chart.get_attribute("data-mean")) == pytest.approx(expected.variation_mean, rel=1e-4)
+
+
+def test_offline_variation_chart_draws_bars_and_reads_out_the_pointed_step(offline, clip_data) -> None:
+    chart = offline.locator('canvas[data-chart="variation"]')
+    pixels = offline.evaluate(
+        """() => {
+          const c = document.querySelector('canvas[data-chart="variation"]');
+          const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+          let bar = 0, mean = 0;
+          for (let i = 0; i < d.length; i += 4) {
+            if (d[i] === 59 && d[i + 1] === 111 && d[i + 2] === 214) bar++;  // #3b6fd6, the bars
+            if (d[i] === 214 && d[i + 1] === 39 && d[i + 2] === 40) mean++;   // #d62728, the line at R
+          }
+          return {bar, mean};
+        }"""
+    )
+    assert pixels["bar"] > 1000 and pixels["mean"] > 100
+    box = chart.bounding_box()
+    expected = clip_stats(clip_data, PARAMS).variation
+    # step 13 of 14: its slot is the 14th of the plot area (58 px of 960 on the left, 12 on the right)
+    x = box["x"] + (58 + 13.5 * (960 - 70) / 14) * box["width"] / 960
+    offline.mouse.move(x, box["y"] + box["height"] / 2)
+    readout = offline.locator('[data-readout="variation"]')
+    assert readout.inner_text().startswith("A13 → A14: ")
+    assert float(readout.inner_text().split(": ")[1]) == pytest.approx(float(expected[13]), rel=1e-3)
 
 
 def test_offline_keyboard_moves_slope_scrubber_and_overlay(offline, clip_data) -> None:

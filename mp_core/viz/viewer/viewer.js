@@ -149,6 +149,12 @@
     return out;
   }
 
+  // The smallest 1, 2 or 5 times a power of ten at or above `value` (> 0): a round top for an axis.
+  function niceCeiling(value) {
+    const power = 10 ** Math.floor(Math.log10(value));
+    return [1, 2, 5, 10].map((k) => k * power).find((v) => v >= value * (1 - 1e-12));
+  }
+
   const slopeOf = (m) => 5 / (0.45 * Math.abs(Math.tanh(m)) + 0.1);
   const shiftOf = (n) => 0.6 * Math.tanh(n);
 
@@ -250,9 +256,17 @@
         el("div", { class: "mp-curve-title", text: "Power normalization \u03c3(a(D \u2212 b)) over the clip's differences" }),
         this.curve,
       ]);
+      this.variationChart = el("canvas", { class: "mp-variation", width: "960", height: "220",
+        "data-chart": "variation", role: "img",
+        "aria-label": "temporal attention variation per step, with its mean R" });
+      this.variationReadout = el("div", { class: "mp-variation-readout", "data-readout": "variation" });
+      const variationBox = el("div", { class: "mp-variation-box" }, [
+        el("div", { class: "mp-curve-title", text: "Temporal attention variation per step \u2016A\u209c\u208a\u2081 \u2212 A\u209c\u2016\u00b2 / HW" }),
+        this.variationChart, this.variationReadout,
+      ]);
       this.status = el("div", { class: "mp-status", role: "status", text: "Loading the clip\u2026" });
       this.container = el("div", { class: "mp-viewer" }, [
-        controls, this.status, panels, el("div", { class: "mp-bottom" }, [stats, curveBox]),
+        controls, this.status, panels, el("div", { class: "mp-bottom" }, [stats, curveBox]), variationBox,
       ]);
       this.root.appendChild(this.container);
       this.listen();
@@ -269,6 +283,8 @@
         this.render();
       });
       pair.input.addEventListener("change", () => this.send("pair", this.state.pair));
+      this.variationChart.addEventListener("mousemove", (event) => this.pointVariation(event));
+      this.variationChart.addEventListener("mouseleave", () => this.pointVariation(null));
       this.overlayBox.addEventListener("change", () => {
         this.state.overlay = this.overlayBox.checked;
         this.render();
@@ -512,6 +528,63 @@
       this.curve.dataset.markerX = String(xOf(shift));
     }
 
+    // Bars per step t (A_t -> A_t+1) on a zero-based axis with R, their mean, as a dashed line: what the
+    // server's plotly chart showed, without a server round trip or plotly.js per change.
+    drawVariation(stats) {
+      const canvas = this.variationChart, ctx = canvas.getContext("2d");
+      const w = canvas.width, h = canvas.height, left = 58, right = 12, top = 14, bottom = 34;
+      const values = stats.variation, count = values.length;
+      const peak = Math.max(stats.variationMean, ...values, 0);
+      const high = peak > 0 ? niceCeiling(peak * 1.08) : 1;
+      const yOf = (v) => h - bottom - (v / high) * (h - top - bottom);
+      const slot = (w - left - right) / Math.max(count, 1);
+      this.variationLayout = { left, slot, count, values };
+      ctx.clearRect(0, 0, w, h);
+      ctx.font = "12px sans-serif";
+      ctx.fillStyle = "#555";
+      ctx.strokeStyle = "#ddd"; ctx.lineWidth = 1;
+      ctx.textAlign = "right";
+      for (let i = 0; i <= 4; i++) {
+        const v = (high * i) / 4, y = yOf(v);
+        ctx.beginPath(); ctx.moveTo(left, y); ctx.lineTo(w - right, y); ctx.stroke();
+        ctx.fillText(formatG(v), left - 6, y + 4);
+      }
+      ctx.fillStyle = "#3b6fd6";
+      values.forEach((v, t) => ctx.fillRect(left + t * slot + slot * 0.1, yOf(v), slot * 0.8, yOf(0) - yOf(v)));
+      ctx.fillStyle = "#555";
+      ctx.textAlign = "center";
+      const every = Math.ceil(count / 16) || 1;
+      for (let t = 0; t < count; t += every) ctx.fillText(String(t), left + (t + 0.5) * slot, h - bottom + 15);
+      ctx.fillText("step t (A\u209c \u2192 A\u209c\u208a\u2081)", left + (w - left - right) / 2, h - 4);
+      if (count) {
+        const y = yOf(stats.variationMean);
+        ctx.strokeStyle = "#d62728"; ctx.setLineDash([6, 4]); ctx.lineWidth = 1.5;
+        ctx.beginPath(); ctx.moveTo(left, y); ctx.lineTo(w - right, y); ctx.stroke();
+        ctx.setLineDash([]);
+        ctx.fillStyle = "#d62728"; ctx.textAlign = "right";
+        ctx.fillText(`R = ${formatG(stats.variationMean)}`, w - right - 2, Math.max(y - 5, top));
+      } else {
+        ctx.textAlign = "center";
+        ctx.fillText("one frame pair: no step to measure", left + (w - left - right) / 2, h / 2);
+      }
+      canvas.dataset.steps = String(count);
+      canvas.dataset.mean = String(stats.variationMean);
+      this.pointVariation(this.variationPointer || null);
+    }
+
+    pointVariation(event) {
+      const layout = this.variationLayout;
+      this.variationPointer = event && { offsetX: event.offsetX, target: event.target };
+      if (!layout || !event || !layout.count) {
+        this.variationReadout.textContent = "";
+        return;
+      }
+      const scale = this.variationChart.width / (this.variationChart.clientWidth || this.variationChart.width);
+      const t = Math.floor((event.offsetX * scale - layout.left) / layout.slot);
+      this.variationReadout.textContent = t >= 0 && t < layout.count
+        ? `A${t} \u2192 A${t + 1}: ${formatG(layout.values[t])}` : "";
+    }
+
     // ---- whole-clip statistics: after the redraw, coalesced while the controls move ----
     scheduleStats() {
       if (this.statsPending) return;
@@ -522,6 +595,7 @@
         this.statNodes.mean.textContent = stats.meanAttention.toFixed(3);
         this.statNodes.share.textContent = `${(100 * stats.shareAboveHalf).toFixed(1)}%`;
         this.statNodes.r.textContent = formatG(stats.variationMean);
+        this.drawVariation(stats);
         window.dispatchEvent(new CustomEvent("motionprompts:stats", { detail: stats }));
       }, 0);
     }
