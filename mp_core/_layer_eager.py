@@ -27,6 +27,8 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from mp_core._layer_fused import FusedKernels
+
 try:  # optional: torch itself does not require NumPy
     import numpy as np
 except ImportError:  # pragma: no cover - NumPy is installed wherever this project runs
@@ -172,96 +174,160 @@ class _Scratch:
 
 
 class MotionPrompts(torch.autograd.Function):
-    """prompts, reg = f(video, slope, shift), saving the video (not copied) and the logits for backward.
+    """prompts, reg = f(video, slope, shift), with a hand-written backward.
 
-    The logits ``z = a (D - b)`` (B, T-1, H, W) are saved rather than the attention: the backward gets the
-    attention back with one sigmoid per chunk, and ``D - b = z / a`` for the slope's gradient, instead of
-    recomputing the difference from three channels. Nothing is saved when no gradient or λ is needed.
+    Two kernels: the fused one (:mod:`mp_core._layer_fused`) for large float32 CPU videos when the layer
+    brings :class:`~mp_core._layer_fused.FusedKernels`, the chunked one otherwise. Saved for backward: the
+    video (not copied) and, from the chunked kernel, the logits ``z = a (D - b)`` (B, T-1, H, W) rather
+    than the attention: one sigmoid per chunk gives the attention back and ``D - b = z / a`` serves the
+    slope's gradient, so the difference is never recomputed. Nothing is saved when nothing needs it.
     """
 
     @staticmethod
     def forward(
-        ctx, video: Tensor, slope: Tensor, shift: Tensor, spec: _Spec, keep: bool, out_dtype, buffers
+        ctx, video: Tensor, slope: Tensor, shift: Tensor, spec: _Spec, keep: bool, out_dtype, runtime
     ):  # type: ignore[override]
+        buffers, kernels = runtime if runtime is not None else (None, None)
         t_dim = spec.layout.index("T")
         out_shape = (*video.shape[:t_dim], video.shape[t_dim] - 1, *video.shape[t_dim + 1 :])
         out = _new_empty(video, out_shape, out_dtype, buffers)
         x5, out5 = _as_bcthw(video, spec.layout), _as_bcthw(out, spec.layout)
         batch, _, frames, height, width = x5.shape
-        scratch = _Scratch(x5, slope.dtype)
-        shift_scaled = slope * shift
-        logits = _new_empty(x5, (batch, frames - 1, height, width), slope.dtype, buffers) if keep else None
-        weights = [slope * k for k in spec.gray_coeffs]  # a * w_c * std_c: D comes out scaled by a
-        with_reg = spec.reg_weight != 0.0 and logits is not None and frames > 2
-        squares: list[Tensor] = []
-        for bs, ts in _chunks(x5):
-            xc = x5[bs, :, ts]
-            nb, nt = xc.shape[0], xc.shape[2]
-            p0, p1 = ts.start, ts.stop - 1  # prompts [p0, p1) of frames [p0, p1]
-            gray = scratch.get("gray", (nb, nt, height, width))
-            z = scratch.get("z", (nb, nt - 1, height, width)) if logits is None else logits[bs, p0:p1]
-            _luma_difference(xc, weights, gray, out=z).sub_(shift_scaled)
-            if logits is None:
-                attention = z.sigmoid_()
-            else:  # from A_{p0-1} on, for the regulariser's step into this chunk
-                lo = max(p0 - 1, 0) if with_reg else p0
-                maps = torch.sigmoid(logits[bs, lo:p1], out=scratch.get("att", (nb, p1 - lo, height, width)))
-                attention = maps[:, p0 - lo :]
-            torch.mul(attention.unsqueeze(1), xc[:, :, 1:], out=out5[bs, :, p0:p1])
-            if with_reg and maps.shape[1] > 1:  # steps A_{p+1} - A_p ending in this chunk
-                step = scratch.get("step", (nb, maps.shape[1] - 1, height, width))
-                squares.append(torch.sub(maps[:, 1:], maps[:, :-1], out=step).square_().sum())
+        with_reg = spec.reg_weight != 0.0 and keep and frames > 2
+        logits, squares = None, False
+        if kernels is not None and kernels.applies(video):
+            squares = _fused_forward(kernels, x5, slope, shift, spec, out5, with_reg)
+        if squares is False:  # the chunked kernel
+            if keep:
+                logits = _new_empty(x5, (batch, frames - 1, height, width), slope.dtype, buffers)
+            squares = _chunked_forward(x5, slope, shift, spec, out5, logits, with_reg)
         reg = torch.zeros((), dtype=slope.dtype, device=video.device)
-        if squares:
-            reg = torch.stack(squares).sum() * (spec.reg_weight / (batch * height * width * (frames - 2)))
-        ctx.spec, ctx.buffers = spec, buffers
+        if with_reg and squares is not None:
+            reg = squares * (spec.reg_weight / (batch * height * width * (frames - 2)))
+        ctx.spec, ctx.runtime = spec, runtime
         if keep:
-            ctx.save_for_backward(video, slope, logits)
+            ctx.save_for_backward(video, slope, shift, logits)
         ctx.set_materialize_grads(False)
         return out, reg
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out: Tensor | None, grad_reg: Tensor | None):  # type: ignore[override]
-        video, slope, logits = ctx.saved_tensors
+        video, slope, shift, logits = ctx.saved_tensors
         spec: _Spec = ctx.spec
+        buffers, kernels = ctx.runtime if ctx.runtime is not None else (None, None)
         need_video, need_slope, need_shift = ctx.needs_input_grad[:3]
         x5 = _as_bcthw(video, spec.layout)
         g5 = None if grad_out is None else _as_bcthw(grad_out, spec.layout)
         batch, _, frames, height, width = x5.shape
-        scratch = _Scratch(x5, logits.dtype)
         reg_scale = None
         if grad_reg is not None and spec.reg_weight != 0.0 and frames > 2:
             reg_scale = grad_reg * (2.0 * spec.reg_weight / (batch * height * width * (frames - 2)))
-        grad_video = None
-        if need_video:
-            grad_video = _new_empty(video, video.shape, video.dtype, ctx.buffers)
-            gx5 = _as_bcthw(grad_video, spec.layout)
-        slope_terms, shift_terms = [], []
-        carry = None  # d loss / d D of the previous chunk's last prompt (time chunks only)
-        for bs, ts in _chunks(x5):
-            xc = x5[bs, :, ts]
-            nb, nt = xc.shape[0], xc.shape[2]
-            p0, p1 = ts.start, ts.stop - 1  # prompts [p0, p1) of frames [p0, p1]
-            # the attention of the chunk and, for the regulariser, of its neighbour prompts
-            lo = max(p0 - 1, 0) if reg_scale is not None or need_video else p0
-            hi = min(p1 + 1, frames - 1) if reg_scale is not None else p1
-            maps = torch.sigmoid(logits[bs, lo:hi], out=scratch.get("att", (nb, hi - lo, height, width)))
-            attention = maps[:, p0 - lo : p1 - lo]
-            grad_z = scratch.get("grad_z", (nb, nt - 1, height, width))
-            _grad_attention(grad_z, g5, xc, bs, p0, p1, maps, lo, reg_scale, scratch)
-            torch.ops.aten.sigmoid_backward.grad_input(grad_z, attention, grad_input=grad_z)
-            if need_shift:
-                shift_terms.append(grad_z.sum())
-            if need_video:
-                carry = _grad_video_chunk(gx5, grad_z.mul_(slope), g5, maps, lo, spec, bs, p0, p1, carry)
-                if need_slope:  # grad_z now holds a * dL/dz
-                    slope_terms.append(torch.mul(grad_z, logits[bs, p0:p1]).sum() / slope.square())
-            elif need_slope:  # dL/da = sum dL/dz (D - b) = sum dL/dz z / a
-                slope_terms.append(grad_z.mul_(logits[bs, p0:p1]).sum() / slope)
-        grad_slope = torch.stack(slope_terms).sum().reshape(slope.shape) if need_slope else None
-        grad_shift = -(torch.stack(shift_terms).sum() * slope) if need_shift else None
+        grad_video = _new_empty(video, video.shape, video.dtype, buffers) if need_video else None
+        gx5 = None if grad_video is None else _as_bcthw(grad_video, spec.layout)
+        sums = False
+        if logits is None:  # the fused forward ran: the fused backward recomputes the logits
+            sums = kernels.backward(x5, g5, slope, shift, reg_scale, spec.gray_coeffs, gx5)
+            if sums is False:  # it cannot be compiled after all
+                logits = _chunked_logits(x5, slope, shift, spec)
+        if sums is False:
+            sums = _chunked_backward(x5, g5, slope, logits, spec, reg_scale, gx5)
+        grad_slope = (sums[0] / slope).reshape(slope.shape) if need_slope else None
+        grad_shift = -(sums[1] * slope) if need_shift else None
         return grad_video, grad_slope, grad_shift, None, None, None, None
+
+
+def _fused_forward(
+    kernels: FusedKernels, x5: Tensor, slope: Tensor, shift: Tensor, spec: _Spec, out5: Tensor, with_reg: bool
+) -> Tensor | bool | None:
+    """The fused forward kernel chunk by chunk (its attention temporary stays chunk-sized); False if it
+    cannot be compiled. A time chunk starts one prompt early, so that the step into it is counted."""
+    squares = []
+    for bs, ts in _chunks(x5):
+        lo = max(ts.start - 1, 0) if with_reg else ts.start
+        part = kernels.forward(
+            x5[bs, :, lo : ts.stop], slope, shift, spec.gray_coeffs, out5[bs, :, lo : ts.stop - 1], with_reg
+        )
+        if part is False:
+            return False
+        squares.append(part)
+    return torch.stack(squares).sum() if with_reg else None
+
+
+def _chunked_logits(x5: Tensor, slope: Tensor, shift: Tensor, spec: _Spec) -> Tensor:
+    """The logits ``a (D - b)`` (B, T-1, H, W), chunk by chunk."""
+    batch, _, frames, height, width = x5.shape
+    logits = _new_empty(x5, (batch, frames - 1, height, width), slope.dtype)
+    scratch, weights = _Scratch(x5, slope.dtype), [slope * k for k in spec.gray_coeffs]
+    for bs, ts in _chunks(x5):
+        xc = x5[bs, :, ts]
+        gray = scratch.get("gray", (xc.shape[0], xc.shape[2], height, width))
+        _luma_difference(xc, weights, gray, out=logits[bs, ts.start : ts.stop - 1]).sub_(slope * shift)
+    return logits
+
+
+def _chunked_forward(
+    x5: Tensor, slope: Tensor, shift: Tensor, spec: _Spec, out5: Tensor, logits: Tensor | None, with_reg: bool
+) -> Tensor | None:
+    """Write the prompts into ``out5`` (and the logits, if given); ``sum ||A_{p+1} - A_p||^2`` if asked."""
+    height, width = x5.shape[3:]
+    scratch = _Scratch(x5, slope.dtype)
+    shift_scaled = slope * shift
+    weights = [slope * k for k in spec.gray_coeffs]  # a * w_c * std_c: D comes out scaled by a
+    squares: list[Tensor] = []
+    for bs, ts in _chunks(x5):
+        xc = x5[bs, :, ts]
+        nb, nt = xc.shape[0], xc.shape[2]
+        p0, p1 = ts.start, ts.stop - 1  # prompts [p0, p1) of frames [p0, p1]
+        gray = scratch.get("gray", (nb, nt, height, width))
+        z = scratch.get("z", (nb, nt - 1, height, width)) if logits is None else logits[bs, p0:p1]
+        _luma_difference(xc, weights, gray, out=z).sub_(shift_scaled)
+        if logits is None:
+            attention = z.sigmoid_()
+        else:  # from A_{p0-1} on, for the regulariser's step into this chunk
+            lo = max(p0 - 1, 0) if with_reg else p0
+            maps = torch.sigmoid(logits[bs, lo:p1], out=scratch.get("att", (nb, p1 - lo, height, width)))
+            attention = maps[:, p0 - lo :]
+        torch.mul(attention.unsqueeze(1), xc[:, :, 1:], out=out5[bs, :, p0:p1])
+        if with_reg and maps.shape[1] > 1:  # steps A_{p+1} - A_p ending in this chunk
+            step = scratch.get("step", (nb, maps.shape[1] - 1, height, width))
+            squares.append(torch.sub(maps[:, 1:], maps[:, :-1], out=step).square_().sum())
+    return torch.stack(squares).sum() if squares else None
+
+
+def _chunked_backward(
+    x5: Tensor,
+    g5: Tensor | None,
+    slope: Tensor,
+    logits: Tensor,
+    spec: _Spec,
+    reg_scale: Tensor | None,
+    gx5: Tensor | None,
+) -> Tensor:
+    """``[sum dL/dz z, sum dL/dz]`` chunk by chunk; the video's gradient into ``gx5`` when given."""
+    frames, height, width = x5.shape[2:]
+    scratch = _Scratch(x5, logits.dtype)
+    slope_terms, shift_terms = [], []
+    carry = None  # d loss / d D of the previous chunk's last prompt (time chunks only)
+    for bs, ts in _chunks(x5):
+        xc = x5[bs, :, ts]
+        nb, nt = xc.shape[0], xc.shape[2]
+        p0, p1 = ts.start, ts.stop - 1  # prompts [p0, p1) of frames [p0, p1]
+        # the attention of the chunk and, for the regulariser or the video, of its neighbour prompts
+        lo = max(p0 - 1, 0) if reg_scale is not None or gx5 is not None else p0
+        hi = min(p1 + 1, frames - 1) if reg_scale is not None else p1
+        maps = torch.sigmoid(logits[bs, lo:hi], out=scratch.get("att", (nb, hi - lo, height, width)))
+        attention = maps[:, p0 - lo : p1 - lo]
+        grad_z = scratch.get("grad_z", (nb, nt - 1, height, width))
+        _grad_attention(grad_z, g5, xc, bs, p0, p1, maps, lo, reg_scale, scratch)
+        torch.ops.aten.sigmoid_backward.grad_input(grad_z, attention, grad_input=grad_z)
+        shift_terms.append(grad_z.sum())
+        if gx5 is not None:  # grad_z becomes a * dL/dz
+            carry = _grad_video_chunk(gx5, grad_z.mul_(slope), g5, maps, lo, spec, bs, p0, p1, carry)
+            slope_terms.append(torch.mul(grad_z, logits[bs, p0:p1]).sum() / slope)
+        else:
+            slope_terms.append(grad_z.mul_(logits[bs, p0:p1]).sum())
+    return torch.stack([torch.stack(slope_terms).sum(), torch.stack(shift_terms).sum()])
 
 
 def _grad_attention(

@@ -29,6 +29,7 @@ import torch
 from torch import Tensor, nn
 
 from mp_core._layer_eager import BufferPool, MotionPrompts, _as_bcthw, _Spec
+from mp_core._layer_fused import FusedKernels
 from mp_core.errors import ParameterError, ShapeError
 from mp_core.params import MotionParams
 
@@ -154,7 +155,11 @@ def video_motion_prompts(
 
 
 def _apply(
-    video: Tensor, m: Tensor, n: Tensor, spec: _Spec, buffers: BufferPool | None = None
+    video: Tensor,
+    m: Tensor,
+    n: Tensor,
+    spec: _Spec,
+    runtime: tuple[BufferPool, FusedKernels | None] | None = None,
 ) -> tuple[Tensor, Tensor]:
     _check_video(video, spec.layout)
     device_type = video.device.type
@@ -170,7 +175,7 @@ def _apply(
             return _traced_motion_prompts(video, slope, shift, spec, out_dtype)
         grads = video.requires_grad or slope.requires_grad or shift.requires_grad
         keep = (torch.is_grad_enabled() and grads) or spec.reg_weight != 0.0
-        prompts, reg = MotionPrompts.apply(video, slope, shift, spec, keep, out_dtype, buffers)
+        prompts, reg = MotionPrompts.apply(video, slope, shift, spec, keep, out_dtype, runtime)
         return prompts, reg
 
 
@@ -214,6 +219,9 @@ class MotionPromptLayer(nn.Module):
         color_order: channel order of the input, "BGR" (reference) or "RGB".
         mean: normalisation mean of the input, a number or one per channel in ``color_order``.
         std: normalisation std, likewise.
+        fuse: run large float32 CPU videos (>= 2^20 elements) through kernels that Inductor compiles on
+            first use (seconds, once per shape family; needs a C++ compiler, and without one the layer
+            warns once and keeps the chunked kernel). False: always the chunked kernel, never a compile.
 
     Shape:
         - Input: ``(B, C, T, H, W)`` for the default layout (generally ``layout``), C = 3, T >= 2.
@@ -237,6 +245,7 @@ class MotionPromptLayer(nn.Module):
         color_order: str = "BGR",
         mean: float | Sequence[float] = 0.45,
         std: float | Sequence[float] = 0.225,
+        fuse: bool = True,
     ) -> None:
         super().__init__()
         self._spec = _make_spec(penalty_weight, layout, color_order, mean, std)
@@ -248,9 +257,10 @@ class MotionPromptLayer(nn.Module):
         self.m = nn.Parameter(torch.randn(1))
         self.n = nn.Parameter(torch.randn(1))
         self._output_pool = BufferPool()
+        self._fused = FusedKernels() if fuse else None
 
     def forward(self, video: Tensor) -> tuple[Tensor, Tensor]:
-        return _apply(video, self.m, self.n, self._spec, self._output_pool)
+        return _apply(video, self.m, self.n, self._spec, (self._output_pool, self._fused))
 
     @property
     def params(self) -> MotionParams:
