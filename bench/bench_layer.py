@@ -149,8 +149,8 @@ layer = make_layer({impl!r}, 0.0, 'cpu')
 with torch.no_grad():
     video = make_video({shape!r}, 'cpu')
     layer(video)  # load (or compile) kernels and start thread pools first
-    if hasattr(layer, '_output_pool'):
-        layer._output_pool.clear()  # measure a fresh output, as a first call would allocate it
+    if hasattr(layer, 'empty_cache'):
+        layer.empty_cache()  # measure a fresh output, as a first call would allocate it
     open('/proc/self/clear_refs', 'w').write('5')
     before = status('VmRSS')
     prompts, _ = layer(video)

@@ -262,6 +262,10 @@ class MotionPromptLayer(nn.Module):
     def forward(self, video: Tensor) -> tuple[Tensor, Tensor]:
         return _apply(video, self.m, self.n, self._spec, (self._output_pool, self._fused))
 
+    def empty_cache(self) -> None:
+        """Free the idle CPU buffers the layer keeps for its next call (in use ones are left alone)."""
+        self._output_pool.clear()
+
     @property
     def params(self) -> MotionParams:
         """The current (m, n) as :class:`MotionParams` (reads the values: a host sync, not for forward)."""

@@ -323,7 +323,7 @@ def test_pool_keeps_saved_logits_until_backward_and_holds_a_bounded_idle_set(poo
     del outputs, prompts, reg
     # max_idle = 3: the logits came back at each backward, the six prompts last, so three prompts stay
     assert layer._output_pool.idle_bytes == 3 * 3 * 4 * 6 * 6 * 4
-    layer._output_pool.clear()
+    layer.empty_cache()
     assert layer._output_pool.idle_bytes == 0
 
 
