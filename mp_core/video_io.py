@@ -153,9 +153,7 @@ def _decode(
             warnings.append(f"the file states no frame rate; assuming {FALLBACK_FPS:g} fps")
             fps = FALLBACK_FPS
         codec = stream.codec_context.name
-        original = (stream.codec_context.height, stream.codec_context.width)
-        size: tuple[int, int] | None = None  # output (height, width), fixed by the first kept frame
-        turns = 0  # quarter turns that make the frames upright (phone videos store a display rotation)
+        to_rgb = _RgbConverter(max_side)
         offset = _start_offset(stream)
         index = 0
         problems: list[str] = []
@@ -166,25 +164,14 @@ def _decode(
             copies = keep(index, time)
             index += 1
             if copies:
-                if size is None:
-                    size = _scaled_size(frame.height, frame.width, max_side)
-                    turns = _quarter_turns(frame)
-                    original = (frame.width, frame.height) if turns % 2 else (frame.height, frame.width)
-                height, width = size
-                rgb = frame.to_ndarray(format="rgb24", height=height, width=width, interpolation="AREA")
-                if turns:
-                    rgb = np.ascontiguousarray(np.rot90(rgb, turns))
+                rgb = to_rgb(frame)
                 frames.extend([rgb] * copies)
                 times.extend([time] * copies)
             if done(len(frames)):
                 break
-        if problems and not frames:
-            raise VideoError(f"{name}: no decodable frame ({problems[0]})")
-        if problems:
-            warnings.append(
-                f"{len(problems)} packet(s) failed to decode after {len(frames)} frames were kept: the file "
-                f"looks truncated or damaged ({problems[0]})"
-            )
+        if damage := _damage_note(name, problems, len(frames)):
+            warnings.append(damage)
+        original = to_rgb.original or (stream.codec_context.height, stream.codec_context.width)
     if not frames:
         if start > 0:
             raise VideoError(f"{name}: no frame at or after start = {start:g} s")
@@ -197,6 +184,18 @@ def _decode(
         original_size=original,
         codec=codec,
         warnings=tuple(warnings),
+    )
+
+
+def _damage_note(name: str, problems: list[str], kept: int) -> str | None:
+    """What to tell about packets that failed to decode (None: none did); raises when no frame was kept."""
+    if not problems:
+        return None
+    if not kept:
+        raise VideoError(f"{name}: no decodable frame ({problems[0]})")
+    return (
+        f"{len(problems)} packet(s) failed to decode after {kept} frames were kept: the file looks "
+        f"truncated or damaged ({problems[0]})"
     )
 
 
@@ -484,13 +483,8 @@ def _decode_at(source: VideoSource, targets: list[float], *, max_side: int | Non
         while previous is not None and len(picked) < len(targets):  # the last frame stays on screen
             picked.append(to_rgb(previous))
             times.append(previous_time)
-        if problems and not picked:
-            raise VideoError(f"{name}: no decodable frame ({problems[0]})")
-        if problems:
-            warnings.append(
-                f"{len(problems)} packet(s) failed to decode after {len(picked)} frames were kept: the file "
-                f"looks truncated or damaged ({problems[0]})"
-            )
+        if damage := _damage_note(name, problems, len(picked)):
+            warnings.append(damage)
         original = to_rgb.original or (stream.codec_context.height, stream.codec_context.width)
         codec = stream.codec_context.name
     if not picked:

@@ -24,11 +24,11 @@ from mp_core.errors import ShapeError, VideoError
 from mp_core.video_io import (
     FALLBACK_FPS,
     VideoSource,
+    _damage_note,
     _frame_time,
     _frames_from,
     _open_input,
-    _quarter_turns,
-    _scaled_size,
+    _RgbConverter,
     _start_offset,
     _stream_fps,
 )
@@ -97,8 +97,8 @@ def iter_frames(
         problems: list[str] = []
         frames: list[np.ndarray] = []
         times: list[float] = []
-        size: tuple[int, int] | None = None
-        turns = index = kept = 0
+        to_rgb = _RgbConverter(max_side)
+        index = kept = 0
         for frame in _frames_from(container, stream, start, offset, problems):
             time = _frame_time(frame, offset, index / fps)
             if time + 1.0 / fps <= start + 1e-6:
@@ -108,10 +108,7 @@ def iter_frames(
             index += 1
             if (index - 1) % stride:
                 continue
-            if size is None:
-                size, turns = _scaled_size(frame.height, frame.width, max_side), _quarter_turns(frame)
-            rgb = frame.to_ndarray(format="rgb24", height=size[0], width=size[1], interpolation="AREA")
-            frames.append(np.rot90(rgb, turns) if turns else rgb)
+            frames.append(to_rgb(frame))
             times.append(time)
             if len(frames) == chunk:
                 kept += len(frames)
@@ -120,13 +117,9 @@ def iter_frames(
         kept += len(frames)
         if frames:
             yield FrameChunk(np.stack(frames), np.asarray(times, dtype=np.float64))
-        if problems and not kept:
-            raise VideoError(f"{name}: no decodable frame ({problems[0]})")
-        if problems and notes is not None:
-            notes.append(
-                f"{name}: {len(problems)} packet(s) failed to decode after {kept} frames were kept: the file "
-                f"looks truncated or damaged ({problems[0]})"
-            )
+        damage = _damage_note(name, problems, kept)
+        if damage and notes is not None:
+            notes.append(f"{name}: {damage}")
     if not kept:
         raise VideoError(
             f"{name}: no frame between {start:g} s and {'the end' if end is None else f'{end:g} s'}"
