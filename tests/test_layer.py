@@ -331,12 +331,13 @@ def test_copied_and_pickled_layers_have_their_own_empty_pool(pooled):
     import copy
     import pickle
 
-    layer, _ = pair(0.0, 0.4, -0.1)
+    layer, ref = pair(0.0, 0.4, -0.1)
+    video = normalised_video((1, 3, 3, 8, 8))
     with torch.no_grad():
-        layer(normalised_video((1, 3, 3, 8, 8)))
+        layer(video)
+        want = ref(video)[0]
     assert layer._output_pool.idle_bytes > 0
     for clone in (copy.deepcopy(layer), pickle.loads(pickle.dumps(layer))):
         assert clone._output_pool is not layer._output_pool and clone._output_pool.idle_bytes == 0
-        torch.testing.assert_close(
-            clone(normalised_video((1, 3, 3, 8, 8)))[0], layer(normalised_video((1, 3, 3, 8, 8)))[0]
-        )
+        with torch.no_grad():  # the copy computes with its own m, n (checked against the reference layer)
+            assert (clone(video)[0] - want).abs().max() <= 1e-5

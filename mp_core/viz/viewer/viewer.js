@@ -574,7 +574,7 @@
 
     pointVariation(event) {
       const layout = this.variationLayout;
-      this.variationPointer = event && { offsetX: event.offsetX, target: event.target };
+      this.variationPointer = event && { offsetX: event.offsetX };
       if (!layout || !event || !layout.count) {
         this.variationReadout.textContent = "";
         return;
