@@ -31,6 +31,17 @@ def app_folders(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
 
 
 @pytest.fixture
+def explore():
+    """A session of the real app switched to the Explore page on the default clip (AppTest)."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=30).run()
+    at.switch_page("pages/1_Explore.py").run()
+    assert not at.exception
+    return at
+
+
+@pytest.fixture
 def repo_root() -> Path:
     return REPO_ROOT
 

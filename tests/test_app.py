@@ -39,14 +39,6 @@ def _view(at: AppTest) -> dict:
     return _payload(at, "motion_prompts_viewer")
 
 
-@pytest.fixture
-def explore() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=30).run()
-    at.switch_page(EXPLORE).run()
-    assert not at.exception
-    return at
-
-
 def test_home_runs_and_draws_the_pipeline() -> None:
     at = AppTest.from_file(APP, default_timeout=30).run()
     assert not at.exception

@@ -15,11 +15,7 @@ from helpers_video import make_video
 from streamlit.testing.v1 import AppTest
 
 from mp_core.sources import VIDEO_SUFFIXES
-from tests.conftest import REPO_ROOT
 from ui.clips import ClipStore, SessionFiles, release_session
-
-APP = str(REPO_ROOT / "app.py")
-EXPLORE = "pages/1_Explore.py"
 
 
 def test_clip_store_evicts_least_recently_used_beyond_its_byte_budget() -> None:
@@ -50,14 +46,6 @@ def test_releasing_a_session_frees_its_clips_and_deletes_its_uploads(tmp_path: P
     release_session(files)
     assert not folder.exists()
     assert len(files.clips) == 0
-
-
-@pytest.fixture
-def explore() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=30).run()
-    at.switch_page(EXPLORE).run()
-    assert not at.exception
-    return at
 
 
 def test_the_uploader_accepts_the_readers_suffixes(explore: AppTest) -> None:
