@@ -75,7 +75,7 @@ def main() -> None:
             seconds = statistics.median(r[0] for r in runs)
             print(f"  {formats:8s} {what:36s} {runs[0][1] / seconds:7.1f} pairs/s  ({seconds:.2f} s)")
         # MP4s of every stage (the npz of the long clip would be 5.5 GB at this size: its bounded memory is
-        # measured by tests/test_maps.py on a smaller clip).
+        # measured by tests/mp_core/test_maps.py on a smaller clip).
         print("peak memory over the imports, MP4s of every stage, short vs 4x longer clip:")
         for video in (short, long):
             seconds, pairs, peak = measure(video, "mp4", "frame,difference,attention,prompt", folder)

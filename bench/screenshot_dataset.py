@@ -20,6 +20,7 @@ from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests.browser.test_browser_dataset import select_row
 from tests.helpers_browser import (
     CHROMIUM_FLAGS,
     REPO_ROOT,
@@ -28,7 +29,6 @@ from tests.helpers_browser import (
     streamlit_server,
     wait_ready,
 )
-from tests.test_browser_dataset import select_row
 
 SAMPLE = "pen_coin"
 MAX_BYTES = 300_000

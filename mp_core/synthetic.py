@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import os
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from mp_core.errors import ParameterError
+from mp_core.files import atomic_target
 from mp_core.video_io import Clip, write_video
 
 __all__ = ["DEMO_CLASSES", "MASK_SUFFIX", "SyntheticClip", "make_demo_dataset", "mask_path", "synthetic_clip"]
@@ -167,14 +167,9 @@ def mask_path(clip_path: str | os.PathLike) -> Path:
 
 
 def _write_atomically(target: Path, write: Callable[[Path], None]) -> None:
-    """``write(temporary path)`` in the target's folder, then rename: readers never see half a file."""
-    temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")  # same folder: atomic rename
-    try:
+    """``write(temporary path)`` beside the target, then rename: readers never see half a file."""
+    with atomic_target(target) as temporary:
         write(temporary)
-        os.replace(temporary, target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
 
 
 def _save_mask(path: Path, mask: np.ndarray) -> None:

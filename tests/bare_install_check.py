@@ -1,4 +1,4 @@
-"""Run by ``tests/test_install.py`` in a fresh venv holding only torch and ``pip install .`` (no extras).
+"""Run by ``tests/mp_core/test_install.py`` in a fresh venv holding only torch and ``pip install .``.
 
 What training code does with the library: build the layer, train a step, load learned values from a
 PySlowFast checkpoint; and none of the app's packages is installed or imported on the way.

@@ -20,6 +20,7 @@ from mp_core.maps.memory import HeapGuard
 from mp_core.maps.outputs import NPZ_NAME, STAGES, MapsWriter, output_exists, output_paths
 from mp_core.motion import frame_difference, rgb_to_gray
 from mp_core.params import MotionParams
+from mp_core.sampling import Sampling
 from mp_core.specs import ParamSpec, default_spec, parse_params_spec
 from mp_core.video_io import probe, read_clip_uniform
 from mp_core.video_stream import FrameChunk, iter_frames
@@ -30,39 +31,6 @@ FORMATS: tuple[str, ...] = ("png", "mp4", "npz")
 #: Working memory per chunk (float frames, prompts, maps, colour images: ~128 bytes a pixel, measured).
 CHUNK_BYTES = 256 * 2**20
 BYTES_PER_PIXEL = 128
-
-
-@dataclass(frozen=True)
-class Sampling:
-    """Which frames of each video are read (the app's sidebar, as options).
-
-    ``frames=N`` without ``stride``: N frames spread uniformly over ``[start, end]`` (the app's default, as
-    models are fed; a shorter clip gives all its frames). ``frames=N`` with ``stride=K``: N consecutive
-    frames, every K-th, from ``start``. ``frames=None``: every ``stride``-th frame from ``start`` to ``end``,
-    streamed in chunks.
-    """
-
-    frames: int | None = 16
-    start: float = 0.0
-    end: float | None = None
-    stride: int | None = None
-    max_side: int | None = 320  #: longest side in pixels (the app's default); None keeps the stored size
-
-    def __post_init__(self) -> None:
-        if self.frames is not None and self.frames < 2:
-            raise ParameterError(f"frames must be >= 2 (pairs need two frames), got {self.frames}")
-        if self.stride is not None and self.stride < 1:
-            raise ParameterError(f"stride must be >= 1, got {self.stride}")
-        if not (math.isfinite(self.start) and self.start >= 0):
-            raise ParameterError(f"start must be a time >= 0 in seconds, got {self.start}")
-        if self.end is not None and not self.end > self.start:
-            raise ParameterError(f"end ({self.end:g} s) must be after start ({self.start:g} s)")
-        if self.max_side is not None and self.max_side < 2:
-            raise ParameterError(f"max_side must be >= 2 pixels, got {self.max_side}")
-
-    @property
-    def mode(self) -> str:
-        return "all" if self.frames is None else "uniform" if self.stride is None else "consecutive"
 
 
 @dataclass

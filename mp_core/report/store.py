@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mp_core.errors import InputError
+from mp_core.files import atomic_target
 
 __all__ = [
     "KEY_COLUMNS",
@@ -96,14 +96,8 @@ def report_dataset(table: pa.Table) -> str | None:
 
 
 def _write_atomically(table: pa.Table, target: Path) -> None:
-    # A fresh name in the same folder (the rename stays atomic); created by pyarrow with the usual mode.
-    temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-    try:
+    with atomic_target(target) as temporary:
         pq.write_table(table, temporary)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _conform(table: pa.Table, name: str) -> pa.Table:

@@ -18,7 +18,7 @@ from tests.helpers_viewer import info, panel_pixels, wait_viewer
 
 pytestmark = pytest.mark.browser
 
-PAGES = sorted((Path(__file__).resolve().parents[1] / "pages").glob("*.py"))
+PAGES = sorted((Path(__file__).resolve().parents[2] / "pages").glob("*.py"))
 
 
 def url_path(page_file: Path) -> str:

@@ -1,6 +1,6 @@
 """The in-browser viewer's Python side: payloads, the standalone page, browser events, and the Explore page.
 
-What the browser computes from these payloads is tested in Chromium (tests/test_viewer_browser.py).
+What the browser computes from these payloads is tested in Chromium (tests/browser/test_viewer_browser.py).
 """
 
 from __future__ import annotations

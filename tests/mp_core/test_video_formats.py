@@ -13,11 +13,11 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from helpers_video import frame_index, pipe, ramp_frames
 
 from mp_core.errors import VideoError
 from mp_core.sources import VIDEO_SUFFIXES
 from mp_core.video_io import probe, read_clip, read_clip_uniform
+from tests.helpers_video import frame_index, pipe, ramp_frames
 from ui.state import VIDEO_TYPES
 
 

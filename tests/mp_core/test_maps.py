@@ -27,7 +27,7 @@ from mp_core.video_io import read_clip
 from mp_core.video_stream import VideoWriter, iter_frames
 from tests.helpers_video import make_video
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ATOL = 1e-5
 
 

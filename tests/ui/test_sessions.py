@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers_video import make_video
 from streamlit.testing.v1 import AppTest
 
 from mp_core.sources import VIDEO_SUFFIXES
+from tests.helpers_video import make_video
 from ui.clips import ClipStore, SessionFiles, release_session
 
 

@@ -15,7 +15,7 @@ import pytest
 
 pytestmark = pytest.mark.install
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 #: What a clean clone does not have (and what building in place would leave behind).
 NOT_SOURCES = shutil.ignore_patterns(
     ".venv", ".git", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "test-artifacts", "out"

@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from mp_core.layer import MotionPromptLayer
+from tests.helpers_layer import DEVICES, normalised_video, pair
 from tests.reference_vmps import ReferenceVMPs
-from tests.test_layer import DEVICES, normalised_video, pair
 
 pytestmark = [
     pytest.mark.filterwarnings("error"),

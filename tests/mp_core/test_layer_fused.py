@@ -8,7 +8,7 @@ import torch
 import mp_core._layer_eager as eager_kernel
 import mp_core._layer_fused as fused_kernels
 from mp_core._layer_fused import FusedKernels
-from tests.test_layer import normalised_video, pair, run_with_grads
+from tests.helpers_layer import normalised_video, pair, run_with_grads
 
 pytestmark = [
     pytest.mark.filterwarnings("error"),

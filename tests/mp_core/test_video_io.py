@@ -10,11 +10,11 @@ import av
 import numpy as np
 import pytest
 import torch
-from helpers_video import frame_index, make_audio_only, make_video, pipe, ramp_frames
 
 from mp_core import InputError
 from mp_core.errors import ShapeError, VideoError
 from mp_core.video_io import probe, read_clip, read_clip_uniform, write_video
+from tests.helpers_video import frame_index, make_audio_only, make_video, pipe, ramp_frames
 
 
 @pytest.fixture(scope="module")

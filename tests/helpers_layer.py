@@ -1,0 +1,37 @@
+"""The layer tests' shared inputs: normalised videos and our layer paired with the authors' reference."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mp_core.layer import MotionPromptLayer
+from tests.reference_vmps import ReferenceVMPs
+
+MEAN, STD = 0.45, 0.225
+NO_GPU = pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU")
+DEVICES = ["cpu", pytest.param("cuda", marks=NO_GPU)]
+
+
+def normalised_video(shape, seed=0, dtype=torch.float32, device="cpu", mean=MEAN, std=STD):
+    """(x - mean) / std of uniform [0, 1] pixels: the range the reference is trained on."""
+    gen = torch.Generator().manual_seed(seed)
+    pixels = torch.rand(shape, generator=gen, dtype=torch.float64)
+    return ((pixels - mean) / std).to(dtype=dtype, device=device)
+
+
+def pair(penalty_weight=0.0, m=0.3, n=-0.2, **kwargs):
+    ours = MotionPromptLayer(penalty_weight, **kwargs)
+    ref = ReferenceVMPs(penalty_weight)
+    with torch.no_grad():
+        for layer in (ours, ref):
+            layer.m.fill_(m)
+            layer.n.fill_(n)
+    return ours, ref
+
+
+def run_with_grads(layer, video, weights):
+    video = video.clone().requires_grad_(True)
+    prompts, reg = layer(video)
+    ((prompts * weights).sum() + reg).backward()
+    return prompts.detach(), torch.as_tensor(reg).detach(), video.grad, layer.m.grad, layer.n.grad
