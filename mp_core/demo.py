@@ -16,8 +16,8 @@ from pathlib import Path
 
 from mp_core.errors import InputError
 from mp_core.params import MotionParams
+from mp_core.sampling import Sampling, read_sampled
 from mp_core.specs import default_spec, parse_params_spec
-from mp_core.video_io import probe, read_clip_uniform
 from mp_core.viz.clip_view import prepare_clip
 from mp_core.viz.viewer import DEMO_SIZE_LIMIT, clip_payload, standalone_html, view_payload
 
@@ -37,17 +37,16 @@ def build_demo(
     Args:
         source: a video file.
         params: the parameters the page opens with.
-        frames: frames sampled uniformly over the clip (fewer when the clip has fewer), at least 2.
+        frames: frames sampled uniformly over the clip (fewer when the clip has fewer:
+            :meth:`Sampling.frame_count <mp_core.sampling.Sampling.frame_count>`), at least 2.
         max_side: longest side in pixels after downscaling (``None``: full size).
         label: the clip's name in the title (default: the file name).
 
     Raises:
+        ParameterError: ``frames`` < 2 or ``max_side`` < 2.
         VideoError: the file cannot be decoded or gives fewer than 2 frames.
     """
-    info = probe(source)
-    if info.frame_count_exact:
-        frames = min(frames, info.frame_count)
-    clip = read_clip_uniform(source, frames, max_side=max_side)
+    clip = read_sampled(source, Sampling(frames=frames, max_side=max_side))
     label = label or Path(source).name
     data = prepare_clip(clip, "cpu", label)
     payload = clip_payload(data, label)

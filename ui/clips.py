@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import shutil
 import tempfile
 import threading
@@ -27,8 +26,9 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from torch import Tensor
 
 from mp_core import InputError
+from mp_core.sampling import Sampling, read_sampled
 from mp_core.synthetic import SyntheticClip, synthetic_clip
-from mp_core.video_io import Clip, VideoInfo, distinct_frames, probe, read_clip, read_clip_uniform
+from mp_core.video_io import Clip, VideoInfo, distinct_frames, probe
 from mp_core.viz.clip_view import ClipData, prepare_clip
 from ui.samples import list_samples
 from ui.state import State
@@ -52,7 +52,7 @@ class ClipSpec:
     kind: str  # "sample" | "upload" | "synthetic"
     ident: str  # sample path | spooled upload path | synthetic options as JSON
     label: str
-    sampling: tuple[float, int, str, int, int]  # start, frames, mode, stride, max_side
+    sampling: Sampling
 
 
 class ClipStore:
@@ -132,13 +132,13 @@ def shared_clips() -> ClipStore:
     return ClipStore(SHARED_CLIP_BYTES)
 
 
-def sampling_of(state: State) -> tuple[float, int, str, int, int]:
-    return (
-        float(state["mp.start"]),
-        int(state["mp.frames"]),
-        str(state["mp.mode"]),
-        int(state["mp.stride"]),
-        int(state["mp.max_side"]),
+def sampling_of(state: State) -> Sampling:
+    """The sidebar's sampling: its "uniform" mode spreads the frames, "stride" takes every stride-th one."""
+    return Sampling(
+        frames=int(state["mp.frames"]),
+        start=float(state["mp.start"]),
+        stride=None if state["mp.mode"] == "uniform" else int(state["mp.stride"]),
+        max_side=int(state["mp.max_side"]),
     )
 
 
@@ -162,29 +162,14 @@ def clip_spec(state: State) -> ClipSpec | None:
 
 
 def decode_clip(spec: ClipSpec) -> Clip:
-    """Decode the spec's clip (no caching here: :func:`clip_data` keeps the result)."""
-    start, frames, mode, stride, max_side = spec.sampling
+    """Decode the spec's clip (no caching here: :func:`clip_data` keeps the result).
+
+    A uniform read of a short clip shows it whole (:meth:`Sampling.frame_count`), without repeated frames.
+    """
     if spec.kind == "synthetic":
         return _synthetic(spec).clip
-    if mode == "uniform":
-        # A clip shorter than asked for is shown whole: repeated frames would only add zero differences
-        # (the estimate can exceed the frames there are: variable frame rate, no frame count stated).
-        count = uniform_frame_count(probe_clip(spec.kind, spec.ident), start, frames)
-        return distinct_frames(read_clip_uniform(Path(spec.ident), count, start=start, max_side=max_side))
-    return read_clip(Path(spec.ident), max_frames=frames, stride=stride, start=start, max_side=max_side)
-
-
-def uniform_frame_count(info: VideoInfo, start: float, frames: int) -> int:
-    """Frames to spread from ``start``: ``frames``, or all there are when the clip is shorter.
-
-    A clip shorter than asked for is shown whole: repeated frames would only add zero differences. The
-    count is the container's when it is exact and the read starts at 0, else duration × fps from ``start``.
-    """
-    if info.frame_count_exact and start == 0:
-        available = info.frame_count
-    else:
-        available = max(1, math.ceil((info.duration - start) * info.fps)) if info.duration else frames
-    return min(frames, available)
+    clip = read_sampled(Path(spec.ident), spec.sampling)
+    return distinct_frames(clip) if spec.sampling.mode == "uniform" else clip
 
 
 def _synthetic(spec: ClipSpec) -> SyntheticClip:
@@ -193,7 +178,8 @@ def _synthetic(spec: ClipSpec) -> SyntheticClip:
     made: SyntheticClip | None = shared_clips().get(key)
     if made is None:
         options = json.loads(spec.ident)
-        _, frames, _, _, max_side = spec.sampling
+        # The sidebar always names a frame count and a size (None is for files: all frames, stored size).
+        frames, max_side = spec.sampling.frames or 2, spec.sampling.max_side or 320
         made = synthetic_clip(
             num_frames=frames,
             height=max(16, round(max_side * 0.75) // 2 * 2),

@@ -7,6 +7,7 @@ unreadable samples) live in the session.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import streamlit as st
 
 from mp_core import InputError, MotionParams, Sample, VideoDataset, open_dataset
 from mp_core.datasets import SPLIT_FILES
+from mp_core.sampling import Sampling
 from mp_core.video_io import distinct_frames
 from mp_core.viz import clip_view as view
 from ui.clips import sampling_of
@@ -28,7 +30,8 @@ __all__ = ["Opened", "choose_dataset", "init_dataset_state", "samples_section", 
 ALL = "All"
 DEMO, SERVER = "Demo dataset", "Path on the server"
 THUMB_SIDE = 224  # thumbnails: a smaller decode is enough
-Sampling = tuple[int, str, int, int | None]  # frames, mode, stride, max side (None: full size)
+#: What ui.dataset_report passed before it used Sampling: frames, "uniform"/"stride", stride, max side.
+LegacySampling = tuple[int, str, int, int | None]
 Opened = tuple[str, VideoDataset, tuple[float, ...]]  # resolved path, listing, its stamp
 
 DATASET_DEFAULTS: dict[str, Any] = {
@@ -74,21 +77,41 @@ def demo_path(cache: str) -> str:
     return str(demo_dataset(Path(cache)).resolve())
 
 
-@st.cache_resource(max_entries=4, show_spinner=False)
+def as_sampling(sampling: Sampling | LegacySampling) -> Sampling:
+    """``sampling`` as a :class:`Sampling` (the tuple form is read as the sidebar's modes name it)."""
+    if isinstance(sampling, Sampling):
+        return sampling
+    frames, mode, stride, max_side = sampling
+    return Sampling(frames=frames, stride=None if mode == "uniform" else stride, max_side=max_side)
+
+
 def sample_clip(
-    path: str, stamp: tuple[float, ...], key: str, sampling: Sampling, device: str, distinct: bool = True
+    path: str,
+    stamp: tuple[float, ...],
+    key: str,
+    sampling: Sampling | LegacySampling,
+    device: str,
+    distinct: bool = True,
 ) -> view.ClipData:
-    """One sample decoded with a sampling (from its start: samples are short clips).
+    """One sample decoded with a sampling (``start``/``end`` apply; samples are short clips).
 
     ``distinct=False`` keeps repeated frames of a short clip, as the report computed them.
     """
-    frames, mode, stride, max_side = sampling
+    return _sample_clip(path, stamp, key, as_sampling(sampling), device, distinct)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _sample_clip(
+    path: str, stamp: tuple[float, ...], key: str, sampling: Sampling, device: str, distinct: bool
+) -> view.ClipData:
     dataset = listed(path, stamp)
-    if mode == "uniform":
-        clip = dataset.read(key, num_frames=frames, uniform=True, max_side=max_side)
+    options = {"start": sampling.start, "max_side": sampling.max_side}
+    if sampling.mode == "uniform":
+        options["end"] = sampling.end
+        clip = dataset.read(key, num_frames=sampling.frames, uniform=True, **options)
         clip = distinct_frames(clip) if distinct else clip
     else:
-        clip = dataset.read(key, num_frames=frames, stride=stride, max_side=max_side)
+        clip = dataset.read(key, num_frames=sampling.frames, stride=sampling.stride or 1, **options)
     return view.prepare_clip(clip, device, key)
 
 
@@ -97,13 +120,13 @@ def thumbnail(
     path: str,
     stamp: tuple[float, ...],
     key: str,
-    sampling: Sampling,
+    sampling: Sampling | LegacySampling,
     m: float,
     n: float,
     t: int | None = None,
 ) -> np.ndarray:
     """Frame and motion prompt of pair ``t`` (default: the middle one) side by side."""
-    data = sample_clip(path, stamp, key, sampling, "cpu", distinct=t is None)
+    data = sample_clip(path, stamp, key, as_sampling(sampling), "cpu", distinct=t is None)
     pair = data.num_pairs // 2 if t is None else min(t, data.num_pairs - 1)
     images = view.pair_images(data, MotionParams(m, n), pair)
     gap = np.full((images.frame.shape[0], 2, 3), 255, dtype=np.uint8)
@@ -227,8 +250,7 @@ def samples_section(opened: Opened, params: MotionParams) -> None:
     """Split and class filters, the listing, one sample's panels and a class grid (sidebar's sampling)."""
     path, dataset, stamp = opened
     state = st.session_state
-    frames, mode, stride, max_side = sampling_of(state)[1:]
-    sampling: Sampling = (frames, mode, stride, max_side)
+    sampling = replace(sampling_of(state), start=0.0)  # samples are short clips: each from its start
     left, right = st.columns(2)
     with left:
         split = choice("Split", [ALL, *dataset.splits], "w.ds.split")
@@ -251,9 +273,9 @@ def samples_section(opened: Opened, params: MotionParams) -> None:
         return
     picked = dataset[choice("Sample", indices, "w.ds.sample", format_func=lambda i: describe(dataset[i]))]
     st.caption(
-        f"Sampling from the sidebar: {frames} frames, {mode}"
-        + (f" (stride {stride})" if mode == "stride" else "")
-        + f", max side {max_side} px, each sample from its start."
+        f"Sampling from the sidebar: {sampling.frames} frames, "
+        + ("uniform" if sampling.mode == "uniform" else f"stride (stride {sampling.stride})")
+        + f", max side {sampling.max_side} px, each sample from its start."
     )
     try:
         data = sample_clip(path, stamp, picked.key, sampling, state["mp.device"])
@@ -266,7 +288,8 @@ def samples_section(opened: Opened, params: MotionParams) -> None:
         state["w.ds.pair"] = min(state.get("w.ds.pair", 0), last)  # a shorter sample than the last one
         t = st.slider("Frame pair t", 0, last, key="w.ds.pair") if last > 0 else 0
         show_panels(view.pair_images(data, params, t), t, data.limit)
-    _class_grid(opened, chosen, label, (frames, mode, stride, min(max_side, THUMB_SIDE)), params)
+    thumbs = replace(sampling, max_side=min(sampling.max_side or THUMB_SIDE, THUMB_SIDE))
+    _class_grid(opened, chosen, label, thumbs, params)
 
 
 def _class_grid(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -20,9 +19,9 @@ from mp_core.maps.memory import HeapGuard
 from mp_core.maps.outputs import NPZ_NAME, STAGES, MapsWriter, output_exists, output_paths
 from mp_core.motion import frame_difference, rgb_to_gray
 from mp_core.params import MotionParams
-from mp_core.sampling import Sampling
+from mp_core.sampling import Sampling, read_sampled
 from mp_core.specs import ParamSpec, default_spec, parse_params_spec
-from mp_core.video_io import probe, read_clip_uniform
+from mp_core.video_io import probe
 from mp_core.video_stream import FrameChunk, iter_frames
 
 __all__ = ["FORMATS", "MapsReport", "Sampling", "write_maps"]
@@ -64,23 +63,8 @@ def _specs(params: Sequence[str | MotionParams | ParamSpec] | None) -> list[Para
 
 
 def _uniform_chunk(path: Path, sampling: Sampling, notes: list[str]) -> tuple[FrameChunk, float]:
-    """The app's default sampling (ui.clips): ``frames`` spread over the span, at most the frames it has."""
-    info = probe(path)
-    assert sampling.frames is not None
-    if info.frame_count_exact and sampling.start == 0 and sampling.end is None:
-        available = info.frame_count
-    elif info.duration:
-        stop = info.duration if sampling.end is None else min(info.duration, sampling.end)
-        available = max(1, math.ceil((stop - sampling.start) * info.fps))
-    else:
-        available = sampling.frames
-    clip = read_clip_uniform(
-        path,
-        min(sampling.frames, available),
-        start=sampling.start,
-        end=sampling.end,
-        max_side=sampling.max_side,
-    )
+    """``frames`` spread over the span (all there are when it holds fewer) as one chunk, and the rate."""
+    clip = read_sampled(path, sampling)
     notes.extend(f"{clip.name}: {w}" for w in clip.warnings)
     return FrameChunk(clip.frames.numpy(), np.asarray(clip.timestamps)), clip.fps
 

@@ -1,4 +1,4 @@
-"""ui.clips: the frames-available estimate and the fall-back to the last clip that loaded (plain dicts)."""
+"""ui.clips: the sidebar's sampling and the fall-back to the last clip that loaded (plain dicts)."""
 
 from __future__ import annotations
 
@@ -9,29 +9,25 @@ from typing import Any
 
 import pytest
 
-from mp_core.video_io import VideoInfo
-from ui.clips import UploadedClip, current_clip, uniform_frame_count
+from mp_core.sampling import Sampling
+from ui.clips import UploadedClip, current_clip, sampling_of
 from ui.state import init_state
 
 
-def info(duration: float, fps: float, count: int, exact: bool) -> VideoInfo:
-    return VideoInfo(duration, fps, count, exact, 64, 48, "h264", "clip.mp4")
-
-
 @pytest.mark.parametrize(
-    ("video", "start", "asked", "expected"),
+    ("mode", "stride", "expected"),
     [
-        (info(10.0, 30.0, 300, True), 0.0, 16, 16),  # long enough: as asked
-        (info(0.4, 25.0, 10, True), 0.0, 16, 10),  # 10 frames in all: shown whole, none repeated
-        (info(0.4, 25.0, 10, True), 0.2, 16, 5),  # from 0.2 s: (0.4 - 0.2) * 25 = 5 left
-        (info(0.41, 25.0, 10, False), 0.0, 16, 11),  # no exact count: ceil(0.41 * 25) = ceil(10.25)
-        (info(1.0, 25.0, 25, True), 0.99, 16, 1),  # ceil(0.25) = 1 frame left
-        (info(1.0, 25.0, 25, True), 5.0, 16, 1),  # past the end: still 1 (the reader says why)
-        (info(0.0, 25.0, 0, False), 0.0, 16, 16),  # no duration known (a stream): as asked
+        ("uniform", 3, Sampling(frames=8, start=0.5, max_side=160)),
+        ("stride", 3, Sampling(frames=8, start=0.5, stride=3, max_side=160)),
     ],
 )
-def test_uniform_frame_count(video: VideoInfo, start: float, asked: int, expected: int) -> None:
-    assert uniform_frame_count(video, start, asked) == expected
+def test_the_sidebar_modes_name_a_sampling(mode: str, stride: int, expected: Sampling) -> None:
+    """ "uniform" ignores the stride box (no re-decode when it changes); "stride" reads consecutive frames."""
+    state: dict[str, Any] = {}
+    init_state(state)
+    state.update({"mp.frames": 8, "mp.start": 0.5, "mp.mode": mode, "mp.stride": stride, "mp.max_side": 160})
+    assert sampling_of(state) == expected
+    assert expected.mode == ("uniform" if mode == "uniform" else "consecutive")
 
 
 def small_synthetic_state() -> dict[str, Any]:
