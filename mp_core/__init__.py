@@ -35,12 +35,12 @@ from mp_core.params import PRESETS, MotionParams, Preset, lambda_sweep
 
 #: Names whose modules need PyAV (and h5py): imported when first used, so training code does not need them.
 _LAZY = {
-    "Clip": "mp_core.video_io",
-    "VideoInfo": "mp_core.video_io",
-    "probe": "mp_core.video_io",
-    "read_clip": "mp_core.video_io",
-    "read_clip_uniform": "mp_core.video_io",
-    "write_video": "mp_core.video_io",
+    "Clip": "mp_core.video",
+    "VideoInfo": "mp_core.video",
+    "probe": "mp_core.video",
+    "read_clip": "mp_core.video",
+    "read_clip_uniform": "mp_core.video",
+    "write_video": "mp_core.video",
     "DatasetProblem": "mp_core.datasets",
     "Sample": "mp_core.datasets",
     "VideoDataset": "mp_core.datasets",

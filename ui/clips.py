@@ -28,7 +28,7 @@ from torch import Tensor
 from mp_core import InputError
 from mp_core.sampling import Sampling, read_sampled
 from mp_core.synthetic import SyntheticClip, synthetic_clip
-from mp_core.video_io import Clip, VideoInfo, distinct_frames, probe
+from mp_core.video import Clip, VideoInfo, distinct_frames, probe
 from mp_core.viz.clip_view import ClipData, prepare_clip
 from ui.samples import list_samples
 from ui.state import State

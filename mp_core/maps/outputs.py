@@ -21,7 +21,7 @@ from torch import Tensor
 from mp_core.metrics import AttentionStats
 from mp_core.motion import attention_variation, motion_prompt, power_normalization
 from mp_core.specs import ParamSpec
-from mp_core.video_stream import VideoWriter
+from mp_core.video import VideoWriter
 from mp_core.viz import render
 
 __all__ = ["STAGES", "MapsWriter", "StreamingStats", "output_paths", "png_name"]

@@ -21,8 +21,7 @@ from mp_core.motion import frame_difference, rgb_to_gray
 from mp_core.params import MotionParams
 from mp_core.sampling import Sampling, read_sampled
 from mp_core.specs import ParamSpec, default_spec, parse_params_spec
-from mp_core.video_io import probe
-from mp_core.video_stream import FrameChunk, iter_frames
+from mp_core.video import FrameChunk, iter_frames, probe
 
 __all__ = ["FORMATS", "MapsReport", "Sampling", "write_maps"]
 
@@ -363,7 +362,7 @@ def write_maps(
     Example:
         >>> import tempfile
         >>> from mp_core.synthetic import synthetic_clip
-        >>> from mp_core.video_io import write_video
+        >>> from mp_core.video import write_video
         >>> with tempfile.TemporaryDirectory() as folder:
         ...     frames = synthetic_clip(num_frames=8, height=32, width=48).clip.frames
         ...     write_video(f"{folder}/walk.mp4", frames, fps=8)

@@ -31,7 +31,7 @@ from mp_core.motion import (
     rgb_to_gray,
 )
 from mp_core.params import MotionParams, Preset
-from mp_core.video_io import Clip, write_video
+from mp_core.video import Clip, write_video
 from mp_core.viz import render
 from mp_core.viz.render import side_by_side
 

@@ -283,18 +283,18 @@ def test_clip_as_float_and_pickles(h264: Path) -> None:
 
 
 def _count_decoded(monkeypatch) -> list[int]:
-    """Count the frames the decoder produces (the work a read does), through video_io's one frame source."""
-    import mp_core.video_io as video_io
+    """Count the frames the decoder produces (the work a read does), through the one frame source."""
+    import mp_core.video.decode as decode
 
     counter = [0]
-    original = video_io._decoded_frames
+    original = decode.decoded_frames
 
     def counted(*args, **kwargs):
         for frame in original(*args, **kwargs):
             counter[0] += 1
             yield frame
 
-    monkeypatch.setattr(video_io, "_decoded_frames", counted)
+    monkeypatch.setattr(decode, "decoded_frames", counted)
     return counter
 
 
