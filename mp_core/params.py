@@ -83,6 +83,40 @@ class MotionParams:
         """``{"m", "n", "slope", "shift"}``, the JSON that :func:`mp_core.checkpoints.save_params` writes."""
         return {"m": self.m, "n": self.n, "slope": self.slope, "shift": self.shift}
 
+    def with_slope(self, slope: float) -> MotionParams:
+        """The values with slope ``slope``: a new ``|m|``, the sign of m and n kept (a depends on |tanh m|).
+
+        Example:
+            >>> p = MotionParams(-1.05, -2.67).with_slope(25.0)
+            >>> round(p.slope, 10), round(p.m, 4), p.n
+            (25.0, -0.226, -2.67)
+        """
+        m = MotionParams.from_slope_shift(slope, 0.0).m
+        return MotionParams(math.copysign(m, self.m), self.n)
+
+    def with_shift(self, shift: float) -> MotionParams:
+        """The values with shift ``shift``: a new n, m kept.
+
+        Example:
+            >>> p = MotionParams(1.05, -2.67).with_shift(0.3)
+            >>> p.m, round(p.shift, 10)
+            (1.05, 0.3)
+        """
+        return MotionParams(self.m, MotionParams.from_slope_shift(SLOPE_RANGE[1], shift).n)
+
+
+#: Control ranges (low, high, step) of slope, shift and raw m, n, for the app's sliders and the viewer's: the
+#: reachable ranges (:data:`SLOPE_RANGE`, :data:`SHIFT_RANGE`) cut to multiples of the step, so that keyboard
+#: steps land on round values; values beyond them (|m| > ~3.3, |n| > ~3.5) are shown clamped, kept exact.
+CONTROL_RANGES: Mapping[str, tuple[float, float, float]] = MappingProxyType(
+    {
+        "slope": (9.10, 50.0, 0.01),
+        "shift": (-0.599, 0.599, 0.001),
+        "m": (-5.0, 5.0, 0.01),
+        "n": (-5.0, 5.0, 0.01),
+    }
+)
+
 
 @dataclass(frozen=True)
 class Preset:

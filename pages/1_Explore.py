@@ -15,13 +15,11 @@ from ui.viewer import (
     demo_html,
     demo_size_note,
     fits_viewer,
-    init_viewer_state,
     show_viewer,
 )
 
 spec, data, params = clip_page("Explore")
 state = st.session_state
-init_viewer_state(state)
 
 if fits_viewer(data):  # panels, statistics, the PN curve and the variation chart, computed in the browser
     show_viewer(spec, data)

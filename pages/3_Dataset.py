@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.dataset import choose_dataset, init_dataset_state, samples_section, show_counts, show_problems
+from ui.dataset import choose_dataset, samples_section, show_counts, show_problems
 from ui.dataset_report import report_section
 from ui.sidebar import setup_page, sidebar
 from ui.state import bind, current_params
@@ -12,7 +12,6 @@ from ui.state import bind, current_params
 setup_page("Dataset")
 st.title("Dataset")
 sidebar()  # the sidebar's values are one of the report's parameter sets and drive the Samples view
-init_dataset_state(st.session_state)
 params = current_params(st.session_state)
 
 opened = choose_dataset()

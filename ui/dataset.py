@@ -17,37 +17,22 @@ import streamlit as st
 from mp_core import InputError, MotionParams, Sample, VideoDataset, open_dataset
 from mp_core.datasets import SPLIT_FILES
 from mp_core.sampling import Sampling
-from mp_core.video_io import distinct_frames
+from mp_core.video import distinct_frames
 from mp_core.viz import clip_view as view
 from ui.clips import sampling_of
 from ui.panels import show_panels
 from ui.report_job import demo_dataset
 from ui.roots import ROOTS_ENV, allowed_path, cache_dir, dataset_roots
-from ui.state import State, bind
+from ui.state import DATASET_SOURCES, State, bind
 
-__all__ = ["Opened", "choose_dataset", "init_dataset_state", "samples_section", "show_counts"]
+__all__ = ["Opened", "choose_dataset", "samples_section", "show_counts"]
 
 ALL = "All"
-DEMO, SERVER = "Demo dataset", "Path on the server"
+DEMO, SERVER = DATASET_SOURCES
 THUMB_SIDE = 224  # thumbnails: a smaller decode is enough
 #: What ui.dataset_report passed before it used Sampling: frames, "uniform"/"stride", stride, max side.
 LegacySampling = tuple[int, str, int, int | None]
 Opened = tuple[str, VideoDataset, tuple[float, ...]]  # resolved path, listing, its stamp
-
-DATASET_DEFAULTS: dict[str, Any] = {
-    "mp.ds.source": DEMO,
-    "mp.ds.path": "",  # the server path opened (resolved), when the source is a path
-    "mp.ds.recent": [],
-    "mp.ds.error": "",
-    "mp.ds.unreadable": {},  # dataset path -> {sample key: why it did not decode}
-    "mp.ds.show": "Report",
-}
-
-
-def init_dataset_state(state: State) -> None:
-    for key, value in DATASET_DEFAULTS.items():
-        state.setdefault(key, value.copy() if isinstance(value, dict | list) else value)
-
 
 # --- cached, shared by sessions (bounded) ----------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """Session state: the canonical ``mp.*`` keys, their defaults, widget binding and the parameter handlers.
 
 Canonical values live in ``st.session_state`` under ``mp.*`` keys, initialised in one place
-(:data:`DEFAULTS`). Widgets use their own ``w.*`` keys: Streamlit drops a widget's value when a page
+(:data:`SCHEMA`). Widgets use their own ``w.*`` keys: Streamlit drops a widget's value when a page
 without that widget runs, so each widget is re-seeded from its canonical key before it is created and
 writes back through ``on_change``. Handlers that react to user input take the state mapping as an
 argument, so tests can call them with a plain dict.
@@ -9,6 +9,7 @@ argument, so tests can call them with a plain dict.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable, MutableMapping
 from typing import Any
@@ -18,7 +19,7 @@ import torch
 
 from mp_core import PRESETS, InputError, MotionParams
 from mp_core.checkpoints import load_params
-from mp_core.params import DEFAULT_PRESET
+from mp_core.params import CONTROL_RANGES, DEFAULT_PRESET
 from mp_core.sources import CHECKPOINT_SUFFIXES, VIDEO_SUFFIXES
 from ui.norm_specs import NORM_SPECS
 
@@ -26,55 +27,85 @@ State = MutableMapping[str, Any]
 
 CUSTOM = "Custom"
 SOURCES = ("Sample", "Upload", "Synthetic")
+DATASET_SOURCES = ("Demo dataset", "Path on the server")
 #: Uploader types: the readers' own lists, without the dot.
 VIDEO_TYPES = [suffix[1:] for suffix in VIDEO_SUFFIXES]
 CHECKPOINT_TYPES = [suffix[1:] for suffix in CHECKPOINT_SUFFIXES]
 MAX_SIDES = [128, 160, 224, 256, 320, 480, 640]
-# Slider ranges: the reachable ranges of slope and shift, cut to multiples of the step so that keyboard
-# steps land on round values; values beyond them (|m| > ~3.3, |n| > ~3.5) are shown clamped, kept exact.
-SLOPE_SLIDER = (9.10, 50.0, 0.01)
-SHIFT_SLIDER = (-0.599, 0.599, 0.001)
-RAW_SLIDER = (-5.0, 5.0, 0.01)
+# Slider ranges (low, high, step): the library's, which the in-browser viewer uses too.
+SLOPE_SLIDER = CONTROL_RANGES["slope"]
+SHIFT_SLIDER = CONTROL_RANGES["shift"]
+RAW_SLIDER = CONTROL_RANGES["m"]
 
-DEFAULTS: dict[str, Any] = {
-    "mp.m": PRESETS[DEFAULT_PRESET].params.m,
-    "mp.n": PRESETS[DEFAULT_PRESET].params.n,
-    "mp.preset": DEFAULT_PRESET,
-    "mp.raw": False,
-    "mp.params_note": "",
-    "mp.ckpt_error": "",
-    "mp.source": "Sample",
-    "mp.sample": None,
-    "mp.upload": None,
-    "mp.clip_error": "",  # the requested clip does not load (cleared when it does)
-    "mp.upload_error": "",  # the last uploaded video was rejected (cleared by the next good one)
-    "mp.syn.objects": 1,
-    "mp.syn.noise": 0.0,
-    "mp.syn.flicker": 0.0,
-    "mp.syn.jitter": 0.0,
-    "mp.syn.seed": 0,
-    "mp.start": 0.0,
-    "mp.frames": 16,
-    "mp.mode": "uniform",  # frames spread over the whole clip, as models are fed: the action is in view
-    "mp.stride": 1,
-    "mp.max_side": 320,
-    "mp.device": None,
-    "mp.pair": 0,
-    "mp.playing": False,
-    "mp.last_good": None,
-    # Compare page
-    "mp.cmp.view": "Parameter sets",
-    "mp.cmp.count": 3,
-    "mp.cmp.choice.0": "Current sliders",
-    "mp.cmp.choice.1": "FineGym",
-    "mp.cmp.choice.2": "HMDB-51",
-    "mp.cmp.choice.3": "UCF-Crime",
-    "mp.cmp.ckpt.0": None,
-    "mp.cmp.ckpt.1": None,
-    "mp.cmp.ckpt.2": None,
-    "mp.cmp.ckpt.3": None,
-    **{f"mp.pn.{name}": spec.default for name, spec in NORM_SPECS.items()},
+#: The session's state, part by part: every canonical key and its default. Lists and dicts are copied per
+#: session. A page with keys of its own adds its part here (the one place a reader looks them up).
+SCHEMA: dict[str, dict[str, Any]] = {
+    "params": {
+        "mp.m": PRESETS[DEFAULT_PRESET].params.m,
+        "mp.n": PRESETS[DEFAULT_PRESET].params.n,
+        "mp.preset": DEFAULT_PRESET,
+        "mp.raw": False,
+        "mp.params_note": "",
+        "mp.ckpt_error": "",
+    },
+    "clip": {
+        "mp.source": "Sample",
+        "mp.sample": None,
+        "mp.upload": None,
+        "mp.clip_error": "",  # the requested clip does not load (cleared when it does)
+        "mp.upload_error": "",  # the last uploaded video was rejected (cleared by the next good one)
+        "mp.syn.objects": 1,
+        "mp.syn.noise": 0.0,
+        "mp.syn.flicker": 0.0,
+        "mp.syn.jitter": 0.0,
+        "mp.syn.seed": 0,
+        "mp.last_good": None,
+        "mp.device": None,  # set to the first of available_devices()
+    },
+    # The sidebar's sampling (ui.clips.sampling_of makes it a mp_core.sampling.Sampling)
+    "sampling": {
+        "mp.start": 0.0,
+        "mp.frames": 16,
+        "mp.mode": "uniform",  # frames spread over the whole clip, as models are fed: the action is in view
+        "mp.stride": 1,
+        "mp.max_side": 320,
+    },
+    "viewer": {
+        "mp.pair": 0,
+        "mp.playing": False,
+        "mp.overlay": False,
+        "mp.viewer_ack": {"viewer": "", "seq": 0},  # the last browser event applied (ui.viewer)
+    },
+    "power_norms": {f"mp.pn.{name}": spec.default for name, spec in NORM_SPECS.items()},
+    "compare": {
+        "mp.cmp.view": "Parameter sets",
+        "mp.cmp.count": 3,
+        "mp.cmp.choice.0": "Current sliders",
+        "mp.cmp.choice.1": "FineGym",
+        "mp.cmp.choice.2": "HMDB-51",
+        "mp.cmp.choice.3": "UCF-Crime",
+        "mp.cmp.ckpt.0": None,
+        "mp.cmp.ckpt.1": None,
+        "mp.cmp.ckpt.2": None,
+        "mp.cmp.ckpt.3": None,
+    },
+    "dataset": {
+        "mp.ds.source": DATASET_SOURCES[0],
+        "mp.ds.path": "",  # the server path opened (resolved), when the source is a path
+        "mp.ds.recent": [],
+        "mp.ds.error": "",
+        "mp.ds.unreadable": {},  # dataset path -> {sample key: why it did not decode}
+        "mp.ds.show": "Report",
+    },
+    # The Dataset page's report (ui.dataset_report, which also sets them itself)
+    "report": {
+        "mp.ds.job": None,  # the session's ReportJob, running or finished
+        "mp.ds.report": None,  # {"dataset": path, "file": report path} on show
+        "mp.ds.ckpts": {},  # uploaded checkpoint name -> "m=…,n=…" SPEC text
+    },
 }
+#: Every canonical key's default, from :data:`SCHEMA`.
+DEFAULTS: dict[str, Any] = {key: value for part in SCHEMA.values() for key, value in part.items()}
 
 
 def available_devices() -> list[str]:
@@ -85,7 +116,8 @@ def available_devices() -> list[str]:
 def init_state(state: State) -> None:
     """Put every canonical key that is missing to its default (once per session)."""
     for key, value in DEFAULTS.items():
-        state.setdefault(key, value)
+        if key not in state:
+            state[key] = copy.deepcopy(value) if isinstance(value, dict | list) else value
     if state["mp.device"] is None:
         state["mp.device"] = available_devices()[0]
 
@@ -127,8 +159,9 @@ def call(handler: Callable[[State], None]) -> Callable[[], None]:
 # --- parameter handlers (callbacks; they take the state so tests can pass a dict) ----------------------
 
 
-def _clamp(value: float, low: float, high: float) -> float:
-    return min(max(value, low), high)
+def clamp(value: float, limits: tuple[float, float, float]) -> float:
+    """``value`` within a slider's (low, high, step)."""
+    return min(max(value, limits[0]), limits[1])
 
 
 def sync_param_widgets(state: State) -> None:
@@ -136,11 +169,11 @@ def sync_param_widgets(state: State) -> None:
     slider ranges; called by the sidebar before it creates them."""
     params = current_params(state)
     if state["mp.raw"]:
-        seed(state, "w.m", _clamp(params.m, RAW_SLIDER[0], RAW_SLIDER[1]))
-        seed(state, "w.n", _clamp(params.n, RAW_SLIDER[0], RAW_SLIDER[1]))
+        seed(state, "w.m", clamp(params.m, RAW_SLIDER))
+        seed(state, "w.n", clamp(params.n, RAW_SLIDER))
     else:
-        seed(state, "w.slope", _clamp(params.slope, SLOPE_SLIDER[0], SLOPE_SLIDER[1]))
-        seed(state, "w.shift", _clamp(params.shift, SHIFT_SLIDER[0], SHIFT_SLIDER[1]))
+        seed(state, "w.slope", clamp(params.slope, SLOPE_SLIDER))
+        seed(state, "w.shift", clamp(params.shift, SHIFT_SLIDER))
     seed(state, "w.preset", state["mp.preset"] or CUSTOM)
 
 
@@ -157,16 +190,12 @@ def set_params(state: State, params: MotionParams, preset: str | None = None, no
 
 def on_slope(state: State) -> None:
     """Slope slider moved: new |m|, same sign of m (a depends on |tanh m|), n untouched."""
-    old = current_params(state)
-    m = MotionParams.from_slope_shift(float(state["w.slope"]), 0.0).m
-    set_params(state, MotionParams(math.copysign(m, old.m), old.n))
+    set_params(state, current_params(state).with_slope(float(state["w.slope"])))
 
 
 def on_shift(state: State) -> None:
     """Shift slider moved: new n, m untouched."""
-    old = current_params(state)
-    n = MotionParams.from_slope_shift(50.0, float(state["w.shift"])).n
-    set_params(state, MotionParams(old.m, n))
+    set_params(state, current_params(state).with_shift(float(state["w.shift"])))
 
 
 def on_raw(state: State) -> None:

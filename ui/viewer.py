@@ -34,6 +34,7 @@ from ui.state import (
     SHIFT_SLIDER,
     SLOPE_SLIDER,
     State,
+    clamp,
     current_params,
     set_params,
 )
@@ -45,18 +46,12 @@ EVENTS = ("params", "pair", "overlay")
 #: differences (about 2.7x this). Longer or larger samplings are drawn on the server.
 MAX_VIEWER_BYTES = 48 * 2**20
 RANGES = {"slope": SLOPE_SLIDER, "shift": SHIFT_SLIDER, "m": RAW_SLIDER, "n": RAW_SLIDER}
-STATE_DEFAULTS: dict[str, Any] = {"mp.overlay": False, "mp.viewer_ack": {"viewer": "", "seq": 0}}
 
 _JS = asset("viewer.js") + (
     "\nexport default (component) => globalThis.MotionPromptsViewer.streamlitComponent(component);\n"
 )
 _clip_component = st.components.v2.component("motion_prompts_clip", js=_JS)
 _view_component = st.components.v2.component("motion_prompts_viewer", css=asset("viewer.css"), js=_JS)
-
-
-def init_viewer_state(state: State) -> None:
-    for key, value in STATE_DEFAULTS.items():
-        state.setdefault(key, value)
 
 
 def fits_viewer(data: ClipData) -> bool:
@@ -92,29 +87,25 @@ def _number(value: Any) -> float | None:
     return float(value)
 
 
-def _clamp(value: float, limits: tuple[float, float, float]) -> float:
-    return min(max(value, limits[0]), limits[1])
-
-
 def _apply_params(state: State, values: Any) -> bool:
+    """As the sidebar's sliders set them (ui.state.on_slope / on_shift / on_raw), clamped to their ranges."""
     if not isinstance(values, dict):
         return False
     m, n = _number(values.get("m")), _number(values.get("n"))
     slope, shift = _number(values.get("slope")), _number(values.get("shift"))
+    params = current_params(state)
     if m is not None or n is not None:
-        old = current_params(state)
-        m = old.m if m is None else _clamp(m, RAW_SLIDER)
-        n = old.n if n is None else _clamp(n, RAW_SLIDER)
-        set_params(state, MotionParams(m, n))
-    # As the sidebar's sliders do (ui.state.on_slope / on_shift), without writing their widget keys.
+        m = params.m if m is None else clamp(m, RAW_SLIDER)
+        n = params.n if n is None else clamp(n, RAW_SLIDER)
+        params = MotionParams(m, n)
     if slope is not None:
-        old = current_params(state)
-        m = MotionParams.from_slope_shift(_clamp(slope, SLOPE_SLIDER), 0.0).m
-        set_params(state, MotionParams(math.copysign(m, old.m), old.n))
+        params = params.with_slope(clamp(slope, SLOPE_SLIDER))
     if shift is not None:
-        n = MotionParams.from_slope_shift(50.0, _clamp(shift, SHIFT_SLIDER)).n
-        set_params(state, MotionParams(current_params(state).m, n))
-    return any(value is not None for value in (m, n, slope, shift))
+        params = params.with_shift(clamp(shift, SHIFT_SLIDER))
+    if any(value is not None for value in (m, n, slope, shift)):
+        set_params(state, params)
+        return True
+    return False
 
 
 def apply_event(state: State, event: str, payload: Any, num_pairs: int | None = None) -> bool:
@@ -169,7 +160,6 @@ def current_view(state: State, clip_id: str) -> dict[str, Any]:
 def show_viewer(spec: ClipSpec, data: ClipData) -> None:
     """The viewer of the current clip at the current parameters (call :func:`fits_viewer` first)."""
     state = st.session_state
-    init_viewer_state(state)
     clip_id, blob = cached_clip_bytes(spec, data)
     callbacks = {f"on_{event}_change": _callback(event, data.num_pairs) for event in EVENTS}
     with st.container(gap=None):

@@ -190,7 +190,6 @@ def test_size_note_says_the_rule_only_when_over_the_limit(noise_clip: Clip) -> N
 def state() -> dict:
     values: dict = {}
     init_state(values)
-    viewer.init_viewer_state(values)
     return values
 
 
