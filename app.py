@@ -7,7 +7,7 @@ import streamlit as st
 from mp_core.viz import clip_view as view
 from mp_core.viz import render
 from ui import figures
-from ui.sidebar import setup_page, sidebar
+from ui.sidebar import app_pages, setup_page, sidebar
 
 setup_page("Home")
 st.title("Motion Prompt Explorer")
@@ -45,10 +45,5 @@ if loaded is not None:
     st.plotly_chart(figures.pipeline_figure(stages), key="pipeline")
 
 st.subheader("Pages")
-pages = [
-    ("pages/1_Explore.py", "Explore", "Every stage for one frame pair; move slope and shift and watch."),
-    ("pages/2_Compare.py", "Compare", "Learned values and other power normalizations side by side."),
-    ("pages/3_Dataset.py", "Dataset", "Learned attention on samples of a dataset on disk."),
-]
-for path, label, blurb in pages:
-    st.page_link(path, label=f"**{label}** — {blurb}")
+for page in app_pages()[1:]:
+    st.page_link(page.path, label=f"**{page.label}** — {page.blurb}")

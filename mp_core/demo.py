@@ -63,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--params",
         default=None,
         metavar="SPEC",
-        help="preset name, m=…,n=… / slope=…,shift=…, or a checkpoint path (default: the app's default)",
+        help="preset name, m=…,n=… / slope=…,shift=…, or a checkpoint path (default: the default preset)",
     )
     args = parser.parse_args(argv)
     if args.frames < 2:

@@ -105,7 +105,7 @@ class MotionParams:
         return MotionParams(self.m, MotionParams.from_slope_shift(SLOPE_RANGE[1], shift).n)
 
 
-#: Control ranges (low, high, step) of slope, shift and raw m, n, for the app's sliders and the viewer's: the
+#: Control ranges (low, high, step) of slope, shift and raw m, n, for sliders (the app's, the viewer's): the
 #: reachable ranges (:data:`SLOPE_RANGE`, :data:`SHIFT_RANGE`) cut to multiples of the step, so that keyboard
 #: steps land on round values; values beyond them (|m| > ~3.3, |n| > ~3.5) are shown clamped, kept exact.
 CONTROL_RANGES: Mapping[str, tuple[float, float, float]] = MappingProxyType(

@@ -92,5 +92,5 @@ def parse_params_spec(text: str) -> ParamSpec:
 
 
 def default_spec() -> ParamSpec:
-    """The app's default preset, used when no ``--params`` is given."""
+    """:data:`~mp_core.params.DEFAULT_PRESET`, used when no ``--params`` is given."""
     return parse_params_spec(DEFAULT_PRESET)

@@ -8,6 +8,7 @@ from mp_core import InputError
 from mp_core.checkpoints import params_to_json
 from mp_core.viz import clip_view as view
 from ui import figures
+from ui.exports import export_videos, panels_png
 from ui.panels import server_viewer
 from ui.sidebar import clip_page
 from ui.viewer import (
@@ -47,7 +48,7 @@ if show_export:
     row = st.columns(5)
     row[0].download_button(
         "Panels PNG",
-        lambda: view.panels_png(view.pair_images(data, params, t, overlay_alpha=0.5 * state["mp.overlay"])),
+        lambda: panels_png(view.pair_images(data, params, t, overlay_alpha=0.5 * state["mp.overlay"])),
         file_name=f"panels_t{t}.png",
         mime="image/png",
         on_click="ignore",
@@ -75,7 +76,7 @@ if show_export:
     if row[3].button("Render MP4s", key="w.render"):
         bar = st.progress(0.0, text="Encoding H.264…")
         try:
-            videos = view.export_videos(data, params, lambda share: bar.progress(min(share, 1.0)))
+            videos = export_videos(data, params, lambda share: bar.progress(min(share, 1.0)))
         except InputError as err:
             st.error(f"Could not encode the videos: {err}")
         else:

@@ -6,10 +6,10 @@ import streamlit as st
 
 from mp_core import PRESETS, MotionParams, lambda_sweep
 from mp_core.metrics import AttentionStats, motion_focus
+from mp_core.power_norms import COMPARISON_NORMS
 from mp_core.viz import clip_view as view
 from ui import compare, figures
 from ui.clips import ClipSpec, motion_mask
-from ui.norm_specs import NORM_SPECS
 from ui.sidebar import clip_page
 from ui.state import bind
 
@@ -37,7 +37,7 @@ def whole_clip(
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def sweep_rows(spec: ClipSpec, device: str, _data: view.ClipData) -> list[dict[str, float]]:
-    return view.sweep_table(_data, lambda_sweep(), motion_mask(spec))
+    return compare.sweep_table(_data, lambda_sweep(), motion_mask(spec))
 
 
 def show_column(label: str, values: MotionParams) -> None:
@@ -79,7 +79,7 @@ elif shown == "Power normalizations":
         "The paper's function uses the sign of the change; the earlier power normalizations only its size "
         "|D|. Each row: attention map and prompt for pair t."
     )
-    rows = [("Ours", None), *NORM_SPECS.items()]
+    rows = [("Ours", None), *COMPARISON_NORMS.items()]
     for name, norm in rows:
         control, attention_column, prompt_column = st.columns([2, 3, 3], vertical_alignment="center")
         with control:
@@ -99,7 +99,7 @@ elif shown == "Power normalizations":
         if mask is not None:
             focus = motion_focus(attention, mask[t])
             control.metric("Motion focus (pair t)", f"{focus:+.3f}", help=compare.FOCUS_HELP)
-    norms = {name: (norm, float(state[f"mp.pn.{name}"])) for name, norm in NORM_SPECS.items()}
+    norms = {name: (norm, float(state[f"mp.pn.{name}"])) for name, norm in COMPARISON_NORMS.items()}
     st.plotly_chart(figures.norm_comparison_figure(params, norms, data.histogram), key="norm_curves")
 
 else:

@@ -1,11 +1,16 @@
-"""The Compare page's columns: which parameter set each shows, and its checkpoint upload."""
+"""The Compare page's parts: the parameter set of each column, its checkpoint upload, the λ sweep table."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import streamlit as st
+from torch import Tensor
 
 from mp_core import PRESETS, InputError, MotionParams
 from mp_core.checkpoints import load_params
+from mp_core.params import Preset
+from mp_core.viz.clip_view import ClipData, clip_focus, clip_stats
 from ui.state import CHECKPOINT_TYPES, State, current_params
 
 CURRENT = "Current sliders"
@@ -50,3 +55,24 @@ def compare_checkpoint_uploader(index: int) -> None:
     st.file_uploader("Checkpoint", type=CHECKPOINT_TYPES, key=f"w.cmp.upload.{index}", on_change=on_upload)
     if st.session_state.get(f"mp.cmp.ckpt_error.{index}"):
         st.error(st.session_state[f"mp.cmp.ckpt_error.{index}"])
+
+
+def sweep_table(data: ClipData, presets: Sequence[Preset], mask: Tensor | None) -> list[dict[str, float]]:
+    """One row per preset: λ, m, n, slope, shift and what they do on this clip (mean attention, R, focus)."""
+    rows = []
+    for preset in presets:
+        values = preset.params
+        stats = clip_stats(data, values)
+        row = {
+            "λ": preset.penalty_weight,
+            "m": values.m,
+            "n": values.n,
+            "slope a": round(values.slope, 3),
+            "shift b": round(values.shift, 4),
+            "mean attention": round(stats.mean_attention, 4),
+            "R": float(f"{stats.variation_mean:.4g}"),
+        }
+        if mask is not None:
+            row["motion focus"] = round(clip_focus(data, values, mask), 4)
+        rows.append(row)
+    return rows

@@ -18,7 +18,7 @@ from torch import Tensor
 from mp_core.metrics import DifferenceHistogram
 from mp_core.motion import power_normalization
 from mp_core.params import MotionParams, Preset
-from ui.norm_specs import NormSpec
+from mp_core.power_norms import NormSpec
 
 __all__ = [
     "attention_surface_figure",
@@ -158,8 +158,8 @@ def norm_comparison_figure(
     """The paper's function against the comparison power normalizations (each at its parameter value).
 
     Example:
-        >>> from ui.norm_specs import NORM_SPECS
-        >>> norms = {name: (spec, spec.default) for name, spec in NORM_SPECS.items()}
+        >>> from mp_core.power_norms import COMPARISON_NORMS
+        >>> norms = {name: (spec, spec.default) for name, spec in COMPARISON_NORMS.items()}
         >>> [trace.name for trace in norm_comparison_figure(MotionParams(0.257, 0.053), norms).data]
         ['Ours (a=23.46, b=0.032)', 'Gamma γ=0.5', 'MaxExp η=20', 'SigmE η=50', 'AsinhE γ=50']
     """

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import NamedTuple
+
 import streamlit as st
 import torch
 
@@ -34,14 +37,46 @@ from ui.state import (
     sync_param_widgets,
 )
 
-#: The menu: Streamlit's own would call the entry page "app" (its file name), so the app draws its own.
-#: Material icons ship with Streamlit's front end (emoji need a font that headless machines lack).
+
+class Page(NamedTuple):
+    path: str  #: relative to the app's folder
+    label: str
+    icon: str
+    blurb: str  #: what the home page says of it
+
+
+#: The app's pages, in menu order: the sidebar's menu and the home page's list. Streamlit's own menu would
+#: call the entry page "app" (its file name), so the app draws its own. Material icons ship with
+#: Streamlit's front end (emoji need a font that headless machines lack). A page whose file is absent is
+#: left out (see :func:`app_pages`).
 PAGES = (
-    ("app.py", "Home", ":material/home:"),
-    ("pages/1_Explore.py", "Explore", ":material/motion_photos_on:"),
-    ("pages/2_Compare.py", "Compare", ":material/compare:"),
-    ("pages/3_Dataset.py", "Dataset", ":material/dataset:"),
+    Page("app.py", "Home", ":material/home:", "The method in five steps, on the current clip."),
+    Page(
+        "pages/1_Explore.py",
+        "Explore",
+        ":material/motion_photos_on:",
+        "Every stage for one frame pair; move slope and shift and watch.",
+    ),
+    Page(
+        "pages/2_Compare.py",
+        "Compare",
+        ":material/compare:",
+        "Learned values and other power normalizations side by side.",
+    ),
+    Page(
+        "pages/3_Dataset.py",
+        "Dataset",
+        ":material/dataset:",
+        "Learned attention on samples of a dataset on disk.",
+    ),
+    Page("pages/4_Learn.py", "Learn", ":material/model_training:", "Fit m, n on your own clips."),
 )
+APP_FOLDER = Path(__file__).resolve().parent.parent
+
+
+def app_pages() -> list[Page]:
+    """The pages of :data:`PAGES` whose files exist."""
+    return [page for page in PAGES if (APP_FOLDER / page.path).is_file()]
 
 
 @st.cache_resource(show_spinner=False)
@@ -60,8 +95,8 @@ def setup_page(title: str) -> None:
     configure_server()
     init_state(st.session_state)
     with st.sidebar:
-        for path, label, icon in PAGES:
-            st.page_link(path, label=label, icon=icon)
+        for page in app_pages():
+            st.page_link(page.path, label=page.label, icon=page.icon)
 
 
 def sidebar() -> tuple[ClipSpec, ClipData, MotionParams] | None:

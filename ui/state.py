@@ -20,8 +20,8 @@ import torch
 from mp_core import PRESETS, InputError, MotionParams
 from mp_core.checkpoints import load_params
 from mp_core.params import CONTROL_RANGES, DEFAULT_PRESET
+from mp_core.power_norms import COMPARISON_NORMS
 from mp_core.sources import CHECKPOINT_SUFFIXES, VIDEO_SUFFIXES
-from ui.norm_specs import NORM_SPECS
 
 State = MutableMapping[str, Any]
 
@@ -76,7 +76,7 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "mp.overlay": False,
         "mp.viewer_ack": {"viewer": "", "seq": 0},  # the last browser event applied (ui.viewer)
     },
-    "power_norms": {f"mp.pn.{name}": spec.default for name, spec in NORM_SPECS.items()},
+    "power_norms": {f"mp.pn.{name}": spec.default for name, spec in COMPARISON_NORMS.items()},
     "compare": {
         "mp.cmp.view": "Parameter sets",
         "mp.cmp.count": 3,

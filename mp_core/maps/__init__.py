@@ -1,7 +1,8 @@
 """Difference maps, attention maps and motion prompts of whole videos, as files: ``write_maps`` and
 ``python -m mp_core.maps`` (see ``python -m mp_core.maps --help``).
 
-Needs PyAV, matplotlib, Pillow and tqdm (the app's requirements), unlike the core of :mod:`mp_core`.
+Needs PyAV, matplotlib, Pillow and tqdm (``pip install "motion-prompt-explorer[maps]"``), unlike the core
+of :mod:`mp_core`.
 """
 
 from __future__ import annotations

@@ -20,12 +20,12 @@ from mp_core.params import DEFAULT_PRESET, PRESETS
 from mp_core.specs import ParamSpec, parse_params_spec
 
 EPILOG = f"""
-sampling (as the app's sidebar):
+sampling (mp_core.sampling.Sampling):
   default            16 frames spread uniformly over the clip (or --start..--end), as models are fed
   --frames N         N frames spread uniformly; with --stride K: N consecutive frames, every K-th
   --all-frames       every frame (every K-th with --stride) from --start to --end, streamed in chunks:
                      memory does not grow with the video's length. A first pass finds the clip's colour
-                     range (max |difference|), so the PNGs and MP4s use the app's scale for the whole clip.
+                     range (max |difference|), so the PNGs and MP4s use one scale for the whole clip.
 
 output: DIR/<video>/<params>/{{frame,difference,attention,prompt}}/pair_0000.png, <stage>.mp4,
   maps.npz (float32 difference, attention (T-1,H,W), prompt (T-1,H,W,3); timestamps, m, n, slope, shift),

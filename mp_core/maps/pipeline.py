@@ -326,9 +326,9 @@ def write_maps(
 ) -> MapsReport:
     """Write difference maps, attention maps and motion prompts of videos, per parameter set.
 
-    Outputs go to ``out/<video>/<params label>/``: a folder of PNGs per stage (``difference/pair_0000.png``,
-    the app's colormaps and scales: differences over the clip's symmetric range ``max |D|``, attention over
-    [0, 1]), an H.264 MP4 per stage (``attention.mp4``), ``maps.npz`` (float32 ``difference`` and
+    Outputs go to ``out/<video>/<params label>/``: a folder of PNGs per stage (``difference/pair_0000.png``;
+    colormaps of :mod:`mp_core.viz.render`: differences over the clip's symmetric range ``max |D|``, attention
+    over [0, 1]), an H.264 MP4 per stage (``attention.mp4``), ``maps.npz`` (float32 ``difference`` and
     ``attention`` :math:`(T-1, H, W)`, ``prompt`` :math:`(T-1, H, W, 3)`, float64 ``timestamps`` :math:`(T,)`,
     ``variation`` :math:`(T-2,)`, ``m``, ``n``, ``slope``, ``shift``) and ``stats.json`` (mean attention,
     share above 0.5, R, the frame times). Each video is decoded once for all parameter sets.
@@ -341,11 +341,11 @@ def write_maps(
         inputs: video files and folders (searched recursively for :data:`~mp_core.sources.VIDEO_SUFFIXES`).
         out: the output folder.
         params: parameter sets: preset names, ``"m=…,n=…"``, checkpoint/JSON paths, :class:`MotionParams` or
-            :class:`~mp_core.specs.ParamSpec`; default: the app's default preset.
+            :class:`~mp_core.specs.ParamSpec`; default: :data:`~mp_core.params.DEFAULT_PRESET`.
         sampling: which frames (:class:`Sampling`); default: 16 frames uniformly over the clip at 320 px.
         what: stages among ``frame``, ``difference``, ``attention``, ``prompt``.
         formats: among ``png``, ``mp4``, ``npz`` (the JSON is always written).
-        overlay: the frame stage shows the attention over the frame (alpha 0.5, as the app).
+        overlay: the frame stage shows the attention over the frame (alpha 0.5).
         overwrite: replace existing outputs (else each existing output is skipped and listed).
         device: where the maps are computed (``"cpu"``, ``"cuda"``).
         npz_max_bytes: largest npz written; a larger one is refused (reported as failed).

@@ -1,14 +1,13 @@
-"""What the app shows of a decoded clip: device tensors, panel images, statistics and exports.
+"""One clip's motion prompts as pictures and numbers, for any (m, n), computed on the clip's device.
 
-Computation for the pages, without Streamlit calls: :class:`ClipData` holds what does not depend on slope and
-shift (frames on the device, differences, colour range, histogram); the functions below render one frame
-pair or the whole clip for a given :class:`~mp_core.params.MotionParams`.
+:class:`ClipData` holds what does not depend on slope and shift (frames on the device, differences, colour
+range, histogram); the functions below give one frame pair's four images (frame, difference, attention,
+prompt) or the whole clip's statistics for a given :class:`~mp_core.params.MotionParams`. The in-browser
+viewer and ``python -m mp_core.demo`` start from :func:`prepare_clip`.
 """
 
 from __future__ import annotations
 
-import io
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -30,10 +29,9 @@ from mp_core.motion import (
     power_normalization,
     rgb_to_gray,
 )
-from mp_core.params import MotionParams, Preset
-from mp_core.video import Clip, write_video
+from mp_core.params import MotionParams
+from mp_core.video import Clip
 from mp_core.viz import render
-from mp_core.viz.render import side_by_side
 
 __all__ = [
     "ClipData",
@@ -41,13 +39,10 @@ __all__ = [
     "attention_and_prompt",
     "clip_focus",
     "clip_stats",
-    "export_videos",
     "pair_attention",
     "pair_images",
-    "panels_png",
     "params_images",
     "prepare_clip",
-    "sweep_table",
 ]
 
 
@@ -135,59 +130,3 @@ def pair_images(data: ClipData, params: MotionParams, t: int, overlay_alpha: flo
 def clip_stats(data: ClipData, params: MotionParams) -> AttentionStats:
     """Whole-clip attention statistics for ``params``: only scalars and the variation leave the device."""
     return attention_stats(power_normalization(data.difference, params.slope, params.shift))
-
-
-def sweep_table(data: ClipData, presets: Sequence[Preset], mask: Tensor | None) -> list[dict[str, float]]:
-    """One row per preset: λ, m, n, slope, shift and what they do on this clip (mean attention, R, focus)."""
-    rows = []
-    for preset in presets:
-        values = preset.params
-        stats = clip_stats(data, values)
-        row = {
-            "λ": preset.penalty_weight,
-            "m": values.m,
-            "n": values.n,
-            "slope a": round(values.slope, 3),
-            "shift b": round(values.shift, 4),
-            "mean attention": round(stats.mean_attention, 4),
-            "R": float(f"{stats.variation_mean:.4g}"),
-        }
-        if mask is not None:
-            row["motion focus"] = round(clip_focus(data, values, mask), 4)
-        rows.append(row)
-    return rows
-
-
-def export_videos(
-    data: ClipData, params: MotionParams, progress: Callable[[float], None] | None = None
-) -> tuple[bytes, bytes]:
-    """H.264 MP4 bytes of the prompted clip and of the 4-panel clip (frame, difference, attention, prompt)."""
-    attention = power_normalization(data.difference, params.slope, params.shift)
-    prompts = render.frames_to_uint8(motion_prompt(attention, data.frames)).cpu()
-    panels = side_by_side(
-        [
-            data.clip.frames[1:],
-            render.difference_image(data.difference, data.limit).cpu(),
-            render.attention_image(attention).cpu(),
-            prompts,
-        ]
-    )
-    outputs = []
-    for index, video in enumerate((prompts, panels)):
-        buffer = io.BytesIO()
-        done = index / 2
-
-        def report(frames_done: int, total: int, done: float = done) -> None:
-            if progress is not None:
-                progress(done + frames_done / max(total, 1) / 2)
-
-        write_video(buffer, video, data.clip.fps, progress=report)
-        outputs.append(buffer.getvalue())
-    return outputs[0], outputs[1]
-
-
-def panels_png(images: PairImages) -> bytes:
-    """The four panels of one pair side by side as PNG."""
-    gap = np.full((images.frame.shape[0], 4, 3), 255, dtype=np.uint8)
-    row = np.concatenate([images.frame, gap, images.difference, gap, images.attention, gap, images.prompt], 1)
-    return render.to_png(row)

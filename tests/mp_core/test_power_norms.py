@@ -8,8 +8,7 @@ import pytest
 import torch
 
 from mp_core.errors import InputError, ParameterError
-from mp_core.power_norms import asinhe_norm, gamma_norm, maxexp_norm, sigme_norm
-from ui.norm_specs import NORM_SPECS
+from mp_core.power_norms import COMPARISON_NORMS, asinhe_norm, gamma_norm, maxexp_norm, sigme_norm
 
 FUNCTIONS = [gamma_norm, maxexp_norm, sigme_norm, asinhe_norm]
 
@@ -27,9 +26,9 @@ def test_hand_computed_values() -> None:
     )
 
 
-@pytest.mark.parametrize("name", list(NORM_SPECS))
+@pytest.mark.parametrize("name", list(COMPARISON_NORMS))
 def test_no_change_gets_exactly_zero_and_full_change_one(name: str) -> None:
-    spec = NORM_SPECS[name]
+    spec = COMPARISON_NORMS[name]
     ends = torch.tensor([0.0, -0.0, 1.0, -1.0])
     for value in (spec.min, spec.default, spec.max):
         out = spec(ends, value)
@@ -46,9 +45,9 @@ def test_tiny_differences_keep_their_precision() -> None:
     torch.testing.assert_close(sigme_norm(d, 50.0), (25 * expected64).float(), rtol=1e-6, atol=0)
 
 
-@pytest.mark.parametrize("name", list(NORM_SPECS))
+@pytest.mark.parametrize("name", list(COMPARISON_NORMS))
 def test_range_symmetry_and_monotonicity(name: str) -> None:
-    spec = NORM_SPECS[name]
+    spec = COMPARISON_NORMS[name]
     d = torch.linspace(0, 1, 201, dtype=torch.float64)
     for value in (spec.min, spec.default, spec.max):
         out = spec(d, value)
@@ -66,9 +65,9 @@ AT_HALF = {
 }
 
 
-@pytest.mark.parametrize("name", list(NORM_SPECS))
+@pytest.mark.parametrize("name", list(COMPARISON_NORMS))
 def test_each_slider_drives_the_function_it_names(name: str) -> None:
-    spec = NORM_SPECS[name]
+    spec = COMPARISON_NORMS[name]
     assert spec.check(spec.default) == spec.default  # the default lies in the slider's range
     d = torch.tensor([0.5, -0.5], dtype=torch.float64)
     for value in (spec.min, spec.default, spec.max):
@@ -81,9 +80,9 @@ def test_magnitudes_beyond_one_are_clamped() -> None:
         assert fn(d, value).tolist() == pytest.approx([1.0, 1.0])  # MaxExp of 1 - 1.5 would be NaN
 
 
-@pytest.mark.parametrize("name", list(NORM_SPECS))
+@pytest.mark.parametrize("name", list(COMPARISON_NORMS))
 def test_gradcheck_away_from_zero(name: str) -> None:
-    spec = NORM_SPECS[name]
+    spec = COMPARISON_NORMS[name]
     d = torch.tensor([-0.4, -0.05, 0.02, 0.3, 0.97], dtype=torch.float64, requires_grad=True)
     for value in (spec.min, spec.default, spec.max):
         assert torch.autograd.gradcheck(lambda x, v=value: spec(x, v), (d,))
@@ -103,7 +102,7 @@ def test_gradients_are_finite_at_zero_and_one(dtype: torch.dtype) -> None:
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_half_precision_close_to_float32(dtype: torch.dtype) -> None:
     d = torch.linspace(-1, 1, 101)
-    for name, spec in NORM_SPECS.items():
+    for name, spec in COMPARISON_NORMS.items():
         half = spec(d.to(dtype), spec.default)
         assert half.dtype == dtype
         torch.testing.assert_close(half.float(), spec(d, spec.default), atol=1e-2, rtol=1e-2, msg=name)
@@ -111,7 +110,7 @@ def test_half_precision_close_to_float32(dtype: torch.dtype) -> None:
 
 def test_shape_kept() -> None:
     d = torch.rand(2, 3, 4, 5) - 0.5
-    for name, spec in NORM_SPECS.items():
+    for name, spec in COMPARISON_NORMS.items():
         assert spec(d, spec.default).shape == d.shape, name
 
 
@@ -122,9 +121,9 @@ def test_bad_parameters(fn, bad) -> None:
         fn(torch.zeros(2), bad)
 
 
-@pytest.mark.parametrize("name", list(NORM_SPECS))
+@pytest.mark.parametrize("name", list(COMPARISON_NORMS))
 def test_slider_range_is_enforced_by_the_spec(name: str) -> None:
-    spec = NORM_SPECS[name]
+    spec = COMPARISON_NORMS[name]
     assert spec.check(spec.max) == spec.max
     for bad in (spec.min / 2, spec.max * 2, math.nan):
         with pytest.raises(InputError, match=rf"{name}'s {spec.param_name} must be in \["):
@@ -132,6 +131,6 @@ def test_slider_range_is_enforced_by_the_spec(name: str) -> None:
 
 
 def test_registry_is_read_only() -> None:
-    assert list(NORM_SPECS) == ["Gamma", "MaxExp", "SigmE", "AsinhE"]
+    assert list(COMPARISON_NORMS) == ["Gamma", "MaxExp", "SigmE", "AsinhE"]
     with pytest.raises(TypeError):
-        NORM_SPECS["Gamma"] = NORM_SPECS["SigmE"]  # type: ignore[index]
+        COMPARISON_NORMS["Gamma"] = COMPARISON_NORMS["SigmE"]  # type: ignore[index]
