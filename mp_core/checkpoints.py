@@ -10,7 +10,7 @@ import codecs
 import io
 import json
 import os
-import pickle
+import pickletools
 import struct
 import zipfile
 from collections.abc import Iterator, Mapping
@@ -27,8 +27,6 @@ __all__ = ["CHECKPOINT_SUFFIXES", "load_params", "params_to_json", "save_params"
 
 _TORCH_SUFFIXES = {".pyth", ".pt", ".pth", ".ckpt", ".bin"}
 _ZIP_MAGIC = b"PK\x03\x04"
-#: Globals torch's weights-only unpickler builds itself (besides ``torch.*``): not a sign of code to run.
-_TORCH_SAFE = {"collections.OrderedDict", "collections.Counter", "_codecs.encode", "builtins.set"}
 
 Source = str | os.PathLike | bytes | BinaryIO | Mapping[str, Any]
 
@@ -79,8 +77,7 @@ def _load_torch(data: bytes | Path, name: str) -> Any:
         return torch.load(source, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as err:  # garbage makes the (safe) weights-only unpickler fail in many ways
         # torch names a refused global only for protocols 1-3, and only the first: find them all ourselves
-        named, complete = _named_globals(data.read_bytes() if isinstance(data, Path) else data)
-        unsafe = [g for g in named if not g.startswith("torch.") and g not in _TORCH_SAFE]
+        unsafe, complete = _unsafe_globals(data.read_bytes() if isinstance(data, Path) else data)
         if unsafe:
             raise CheckpointError(
                 f"{name}: refused: loading it would run code. It names Python objects "
@@ -108,62 +105,79 @@ def _detail(err: Exception) -> str:
     return text.split(". ", 1)[0].rstrip(".") if text else f"{type(err).__name__}: the data ends early"
 
 
-class _Inert:
-    """What every global of a scanned pickle becomes: accepts any call or state and does nothing."""
+def _unsafe_globals(data: bytes) -> tuple[list[str], bool]:
+    """The globals a pickle names that torch's weights-only loader would refuse, in the order the file names
+    them, and whether its first pickle is whole. Nothing in the file is run or imported.
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-    def __call__(self, *args: Any, **kwargs: Any) -> _Inert:
-        return _Inert()
-
-    def __setstate__(self, state: Any) -> None:
-        pass
-
-    def __setitem__(self, key: Any, value: Any) -> None:  # an OrderedDict's items
-        pass
-
-
-class _GlobalsRecorder(pickle.Unpickler):
-    """Unpickles with every global replaced by :class:`_Inert`, writing down the ``module.name`` asked for.
-
-    ``find_class`` is the only way a pickle reaches Python objects (the pickle docs' "Restricting
-    Globals"); here it imports nothing, so nothing the file names can run.
+    A torch zip is read by :func:`torch.serialization.get_unsafe_globals_in_checkpoint` (torch's own scan,
+    against its own allowlist); a legacy torch file (several pickles in a row, then the storages' raw bytes),
+    a raw pickle, and protocols torch's scan stops at (4's ``STACK_GLOBAL``) by :mod:`pickletools`.
     """
-
-    def __init__(self, file: BinaryIO) -> None:
-        super().__init__(file)
-        self.names: list[str] = []
-
-    def find_class(self, module: str, name: str) -> type:
-        self.names.append(f"{module}.{name}")
-        return _Inert
-
-    def persistent_load(self, pid: Any) -> None:  # torch's tensor storages: not needed for the names
-        return None
-
-
-def _named_globals(data: bytes) -> tuple[list[str], bool]:
-    """The globals a pickle (or a torch zip's ``data.pkl``) names, and whether its first pickle is whole.
-
-    A legacy (non-zip) torch file is several pickles in a row; the storages' raw bytes follow them.
-    """
+    unsafe: set[str] | None = None
     if data[:4] == _ZIP_MAGIC:
+        try:
+            unsafe = set(torch.serialization.get_unsafe_globals_in_checkpoint(io.BytesIO(data)))
+        except Exception:
+            unsafe = None
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
                 data = archive.read(next(n for n in archive.namelist() if n.endswith("data.pkl")))
         except (zipfile.BadZipFile, StopIteration, OSError, ValueError, EOFError, NotImplementedError):
-            return [], False
+            return sorted(unsafe or ()), False
+    names, complete = _pickle_globals(data)
+    if unsafe is None:
+        unsafe = set(names) - _torch_allowlist()
+    return [name for name in names if name in unsafe] + sorted(unsafe - set(names)), complete
+
+
+def _torch_allowlist() -> set[str]:
+    """What torch's weights-only loader builds: its own list and those added by ``add_safe_globals``
+    (the list :func:`torch.serialization.get_unsafe_globals_in_checkpoint` checks against)."""
+    from torch import _weights_only_unpickler as weights_only
+
+    user = getattr(weights_only, "_get_user_allowed_globals", dict)
+    return set(weights_only._get_allowed_globals()) | set(user())
+
+
+#: Opcodes that push a string (protocol 0's text and 1-3's bytes strings, then unicode of every size).
+_STRING_OPCODES = frozenset(
+    {"STRING", "BINSTRING", "SHORT_BINSTRING", "UNICODE", "BINUNICODE", "SHORT_BINUNICODE", "BINUNICODE8"}
+)
+#: Opcodes that push nothing the next STACK_GLOBAL could take.
+_NO_PUSH = frozenset({"PROTO", "FRAME", "MEMOIZE", "PUT", "BINPUT", "LONG_BINPUT", "MARK", "STOP"})
+
+
+def _pickle_globals(data: bytes) -> tuple[list[str], bool]:
+    """``module.name`` of every global the pickles in ``data`` name (``GLOBAL``, ``INST``, ``STACK_GLOBAL``),
+    read with :func:`pickletools.genops` (nothing is built), and whether the first pickle is whole.
+
+    ``STACK_GLOBAL`` takes module and name from the stack: the strings pushed just before it, directly or
+    from the memo.
+    """
     stream = io.BytesIO(data)
     names: list[str] = []
     complete = False
     try:
         while stream.tell() < len(data):
-            recorder = _GlobalsRecorder(stream)  # one per pickle: memo indices start again at 0
-            try:
-                recorder.load()
-            finally:
-                names += recorder.names
+            memo: dict[int, str | None] = {}  # one per pickle: memo indices start again at 0
+            pushed: list[str | None] = []  # what each op pushed, strings only (None: anything else)
+            for opcode, arg, _ in pickletools.genops(stream):
+                kind = opcode.name
+                if kind in {"GLOBAL", "INST"}:
+                    names.append(".".join(str(arg).split(" ", 1)))
+                elif kind == "STACK_GLOBAL" and len(pushed) >= 2 and None not in pushed[-2:]:
+                    names.append(f"{pushed[-2]}.{pushed[-1]}")
+                if kind == "MEMOIZE":
+                    memo[len(memo)] = pushed[-1] if pushed else None
+                elif kind in {"PUT", "BINPUT", "LONG_BINPUT"}:
+                    memo[int(arg)] = pushed[-1] if pushed else None  # type: ignore[arg-type]
+                elif kind in {"GET", "BINGET", "LONG_BINGET"}:
+                    pushed.append(memo.get(int(arg)))  # type: ignore[arg-type]
+                elif kind in _STRING_OPCODES:
+                    pushed.append(arg if isinstance(arg, str) else None)
+                elif kind not in _NO_PUSH:
+                    pushed.append(None)
+                del pushed[:-2]
             complete = True
     except Exception:  # a truncated or corrupt pickle, or the storages after a legacy file's pickles
         pass
