@@ -117,9 +117,9 @@ class FusedKernels:
         args = tuple(arg.detach() if isinstance(arg, Tensor) else arg for arg in args)
         try:
             result = compiled(*args)
-        except torch._dynamo.exc.FailOnRecompileLimitHit:  # too many shape/layout variants: this call only
-            return False
         except Exception as error:  # any compiler or platform failure: the chunked kernel still works
+            if _hit_recompile_limit(error):  # too many shape/layout variants: this call only
+                return False
             self.failed = (f"{type(error).__name__}: {error}".splitlines() or [""])[0][:300]
             warnings.warn(
                 f"MotionPromptLayer: its fused CPU kernels could not be compiled ({self.failed}); "
@@ -139,3 +139,19 @@ class FusedKernels:
 
     def __setstate__(self, state: dict) -> None:
         self.__init__()
+
+
+def _hit_recompile_limit(error: Exception) -> bool:
+    """Whether Dynamo refused to compile again (``fullgraph=True`` past its recompile limit).
+
+    The exception was ``FailOnCacheLimitHit`` until pytorch/pytorch#143709 (December 2024) renamed it
+    ``FailOnRecompileLimitHit``; torch releases before that rename are allowed (``torch>=2.4``), so neither
+    name is assumed.
+    """
+    errors = torch._dynamo.exc
+    kinds = tuple(
+        getattr(errors, name)
+        for name in ("FailOnRecompileLimitHit", "FailOnCacheLimitHit")
+        if hasattr(errors, name)
+    )
+    return bool(kinds) and isinstance(error, kinds)

@@ -115,9 +115,10 @@ def _unsafe_globals(data: bytes) -> tuple[list[str], bool]:
     """
     unsafe: set[str] | None = None
     if data[:4] == _ZIP_MAGIC:
+        scan = getattr(torch.serialization, "get_unsafe_globals_in_checkpoint", None)  # torch >= 2.5
         try:
-            unsafe = set(torch.serialization.get_unsafe_globals_in_checkpoint(io.BytesIO(data)))
-        except Exception:
+            unsafe = set(scan(io.BytesIO(data))) if scan is not None else None
+        except Exception:  # not a torch zip, or a protocol torch's scan cannot read (4's STACK_GLOBAL)
             unsafe = None
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:

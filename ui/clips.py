@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
 import streamlit as st
-from streamlit.runtime.scriptrunner import get_script_run_ctx
 from torch import Tensor
 
 from mp_core import InputError
+from mp_core.files import atomic_target
 from mp_core.sampling import Sampling, read_sampled
 from mp_core.synthetic import SyntheticClip, synthetic_clip
 from mp_core.video import Clip, VideoInfo, distinct_frames, probe
@@ -108,9 +108,19 @@ def session_files() -> SessionFiles:
 
     Outside a Streamlit run (handlers called with a plain dict in tests or scripts) one process-wide pair.
     """
-    if get_script_run_ctx(suppress_warning=True) is None:
+    if not _in_a_script_run():
         return _process_files()
     return _session_files()
+
+
+def _in_a_script_run() -> bool:
+    """Whether a Streamlit script run (a session) is calling: its runtime's own test, a private module
+    (``streamlit.runtime.scriptrunner``); without it, the public ``st.runtime.exists()``."""
+    try:
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+    except ImportError:  # moved in a later release: a running server is then taken as a session
+        return st.runtime.exists()
+    return get_script_run_ctx(suppress_warning=True) is not None
 
 
 def _new_session_files() -> SessionFiles:
@@ -233,18 +243,18 @@ def load_spec(state: State, spec: ClipSpec) -> ClipData:
 
 
 def spool_upload(upload: BinaryIO, folder: Path) -> tuple[Path, str]:
-    """Copy an upload to a file in ``folder`` named by its SHA-256 (kept suffix); return path and digest."""
-    digest = hashlib.sha256()
-    handle, name = tempfile.mkstemp(dir=folder, suffix=".part")
-    with open(handle, "wb") as out:
-        upload.seek(0)
-        while chunk := upload.read(1 << 20):
-            digest.update(chunk)
-            out.write(chunk)
-    suffix = Path(str(getattr(upload, "name", ""))).suffix.lower()
-    path = folder / f"{digest.hexdigest()}{suffix}"
-    Path(name).replace(path)
-    return path, digest.hexdigest()
+    """Copy an upload to a file in ``folder`` named by its SHA-256 (kept suffix); return path and digest.
+
+    The same content spooled before is not written again; a new file appears whole or not at all.
+    """
+    upload.seek(0)
+    digest = hashlib.file_digest(upload, "sha256").hexdigest()
+    path = folder / f"{digest}{Path(str(getattr(upload, 'name', ''))).suffix.lower()}"
+    if not path.is_file():
+        with atomic_target(path) as temporary, temporary.open("wb") as out:
+            upload.seek(0)
+            shutil.copyfileobj(upload, out, 1 << 20)
+    return path, digest
 
 
 def apply_clip_upload(state: State, upload: BinaryIO, filename: str) -> bool:

@@ -1,7 +1,8 @@
 """The files of one video and parameter set, written as chunks of frame pairs arrive.
 
-Every file is written under a temporary name (``*.partial``) and renamed when complete, so an interrupted run
-leaves no half-written output under a final name, and a rerun redoes exactly what is missing.
+Every file is written under a temporary name (:func:`mp_core.files.atomic_target`) and renamed when complete,
+and every PNG folder is filled as ``<stage>.partial`` and moved in, so an interrupted run leaves no
+half-written output under a final name, and a rerun redoes exactly what is missing.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from mp_core.files import atomic_target
 from mp_core.metrics import AttentionStats
 from mp_core.motion import attention_variation, motion_prompt, power_normalization
 from mp_core.specs import ParamSpec
@@ -26,9 +28,9 @@ from mp_core.viz import render
 
 __all__ = ["STAGES", "MapsWriter", "StreamingStats", "output_paths", "png_name"]
 
-#: What a pair can be shown as, in the app's order.
+#: What a pair can be shown as, in the method's order.
 STAGES: tuple[str, ...] = ("frame", "difference", "attention", "prompt")
-#: Opacity of the attention colours over the frame with ``overlay`` (the app's Explore page uses the same).
+#: Opacity of the attention colours over the frame with ``overlay``.
 OVERLAY_ALPHA = 0.5
 NPZ_NAME, STATS_NAME = "maps.npz", "stats.json"
 
@@ -70,17 +72,19 @@ def _partial(path: Path) -> Path:
     return path.with_name(path.name + ".partial")
 
 
-def _replace(partial: Path, final: Path) -> None:
-    """Move a finished output into place; an old PNG folder loses only its ``pair_*.png`` files."""
-    if partial.is_dir():
-        final.mkdir(exist_ok=True)
-        for old in final.glob("pair_*.png"):
-            old.unlink()
-        for new in partial.iterdir():
-            new.replace(final / new.name)
-        partial.rmdir()
-    else:
-        partial.replace(final)
+def _move_pngs(partial: Path, final: Path) -> None:
+    """Move a finished PNG folder into place; an old one loses only its ``pair_*.png`` files (a folder is
+    merged, not renamed: other files a user put there stay)."""
+    final.mkdir(exist_ok=True)
+    for old in final.glob("pair_*.png"):
+        old.unlink()
+    for new in partial.iterdir():
+        new.replace(final / new.name)
+    partial.rmdir()
+
+
+class _Aborted(Exception):
+    """Ends the files' renames with an error: each temporary file is removed, none renamed."""
 
 
 class StreamingStats:
@@ -186,7 +190,14 @@ class MapsWriter:
         self.png = {s: _partial(folder / s) for s in STAGES if s in names}
         for path in self.png.values():
             path.mkdir()
-        self.mp4 = {s: VideoWriter(_partial(folder / f"{s}.mp4"), fps) for s in STAGES if f"{s}.mp4" in names}
+        # The files (MP4s, npz, JSON): renamed onto their targets by finish, removed by abort.
+        self._files = contextlib.ExitStack()
+        self.temporary = {
+            t: self._files.enter_context(atomic_target(t)) for t in self.targets if t.name not in STAGES
+        }
+        self.mp4 = {
+            s: VideoWriter(self.temporary[folder / f"{s}.mp4"], fps) for s in STAGES if f"{s}.mp4" in names
+        }
         self.npy: dict[str, _NpyStream] = {}
         if NPZ_NAME in names:
             self.parts = folder / ".maps-npz.partial"
@@ -265,11 +276,12 @@ class MapsWriter:
             # One line for the frame times, however many: the rest stays readable.
             text = json.dumps({**record, "frame_times": "@"}, indent=2)
             times = json.dumps(record.get("frame_times", []))
-            _partial(stats_path).write_text(
+            self.temporary[stats_path].write_text(
                 text.replace('"frame_times": "@"', f'"frame_times": {times}') + "\n"
             )
-        for target in self.targets:
-            _replace(_partial(target), target)
+        for stage, partial in self.png.items():
+            _move_pngs(partial, self.folder / stage)
+        self._files.close()
         return stats
 
     def _write_npz(self, timestamps: np.ndarray, stats: AttentionStats) -> None:
@@ -284,7 +296,7 @@ class MapsWriter:
         # Stored, not deflated: np.load reads each array straight from the archive; parts are copied in
         # blocks, so the npz never has to fit in memory.
         with zipfile.ZipFile(
-            _partial(self.folder / NPZ_NAME), "w", zipfile.ZIP_STORED, allowZip64=True
+            self.temporary[self.folder / NPZ_NAME], "w", zipfile.ZIP_STORED, allowZip64=True
         ) as npz:
             for key, stream in self.npy.items():
                 npz.write(stream.path, f"{key}.npy")
@@ -302,11 +314,9 @@ class MapsWriter:
                 writer.close(flush=False)
         for stream in self.npy.values():
             stream.close()
-        for target in self.targets:
-            partial = _partial(target)
-            if partial.is_dir():
-                shutil.rmtree(partial)
-            else:
-                partial.unlink(missing_ok=True)
+        for partial in self.png.values():
+            shutil.rmtree(partial, ignore_errors=True)
+        with contextlib.suppress(_Aborted), self._files:
+            raise _Aborted
         if self.npy or (self.folder / ".maps-npz.partial").exists():
             shutil.rmtree(self.folder / ".maps-npz.partial", ignore_errors=True)

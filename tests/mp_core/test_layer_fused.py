@@ -121,3 +121,20 @@ def test_past_the_recompile_limit_a_call_runs_chunked_without_giving_up(fused_al
             video = normalised_video((1, 3, frames, 8, 8), seed=frames)
             torch.testing.assert_close(layer(video)[0], ref(video)[0], rtol=0, atol=1e-5)
     assert layer._fused.failed is None and layer._fused.runs == 1
+
+
+def test_the_recompile_limit_is_recognised_under_its_old_name_too(monkeypatch):
+    """torch releases before pytorch#143709 raise FailOnCacheLimitHit: without the old name the fallback
+    itself would fail (an AttributeError while matching the except clause)."""
+    import torch._dynamo.exc as errors
+
+    assert fused_kernels._hit_recompile_limit(errors.FailOnRecompileLimitHit("limit"))
+    assert not fused_kernels._hit_recompile_limit(RuntimeError("another failure"))
+
+    class FailOnCacheLimitHit(Exception):
+        pass
+
+    monkeypatch.delattr(errors, "FailOnRecompileLimitHit")
+    monkeypatch.setattr(errors, "FailOnCacheLimitHit", FailOnCacheLimitHit, raising=False)
+    assert fused_kernels._hit_recompile_limit(FailOnCacheLimitHit("limit"))
+    assert not fused_kernels._hit_recompile_limit(RuntimeError("another failure"))
