@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from mp_core.sampling import Sampling
-from ui.clips import UploadedClip, current_clip, sampling_of
+from ui.clips import UploadedClip, current_clip, sampling_of, spool_upload
 from ui.state import init_state
 
 
@@ -76,3 +76,20 @@ def test_an_upload_not_made_yet_keeps_the_last_clip_without_an_error() -> None:
     state["mp.source"] = "Upload"  # chosen, nothing uploaded yet
     assert current_clip(state)[0] == spec
     assert state["mp.clip_error"] == ""
+
+
+def test_an_upload_is_spooled_whole_under_its_digest_once(tmp_path: Path) -> None:
+    import hashlib
+    import io
+
+    content = b"\x00\x01 video bytes " * 70_000  # over one copy block (1 MiB)
+    upload = io.BytesIO(content)
+    upload.name = "Clip.MP4"
+    upload.read(10)  # the widget's position is anywhere
+    path, digest = spool_upload(upload, tmp_path)
+    assert digest == hashlib.sha256(content).hexdigest()
+    assert path == tmp_path / f"{digest}.mp4" and path.read_bytes() == content
+    stamp = path.stat().st_mtime_ns
+    assert spool_upload(upload, tmp_path) == (path, digest)
+    assert path.stat().st_mtime_ns == stamp  # the same content is not written again
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary file left

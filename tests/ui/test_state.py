@@ -162,3 +162,23 @@ def test_seed_writes_only_changed_values() -> None:
     seed(state, "w.b", CUSTOM)
     seed(state, "w.c", 1.0)  # missing: always written
     assert written == ["w.a", "w.b", "w.c"]
+
+
+def test_the_schema_names_each_key_in_one_part_only() -> None:
+    from ui.state import DEFAULTS, SCHEMA
+
+    keys = [key for part in SCHEMA.values() for key in part]
+    assert len(keys) == len(set(keys)) == len(DEFAULTS)
+    assert all(key.startswith("mp.") for key in keys)
+
+
+def test_each_session_gets_its_own_lists_and_dicts() -> None:
+    first: dict[str, Any] = {}
+    second: dict[str, Any] = {}
+    init_state(first)
+    init_state(second)
+    first["mp.ds.recent"].append("/data/ucf")
+    first["mp.viewer_ack"]["seq"] = 7
+    assert second["mp.ds.recent"] == [] and second["mp.viewer_ack"] == {"viewer": "", "seq": 0}
+    init_state(first)  # a rerun keeps what the session holds
+    assert first["mp.ds.recent"] == ["/data/ucf"]
