@@ -1,7 +1,7 @@
 """Opening a video and decoding its frames: the one decode loop every reader of :mod:`mp_core.video` uses.
 
-A source is a path, bytes or a binary file object (uploads arrive as those). Every problem caused by the
-input raises :class:`mp_core.errors.VideoError` (an ``InputError``) with a message naming the source.
+The readers' shared parts: opening a source (refusing non-video with a ``VideoError``), the stream's rate
+and start, seeking, frames of a span, conversion to upright RGB, and the note on damaged packets.
 """
 
 from __future__ import annotations
