@@ -69,7 +69,12 @@ PAGES = (
         ":material/dataset:",
         "Learned attention on samples of a dataset on disk.",
     ),
-    Page("pages/4_Learn.py", "Learn", ":material/model_training:", "Fit m, n on your own clips."),
+    Page(
+        "pages/4_Learn.py",
+        "Learn",
+        ":material/model_training:",
+        "Learn slope and shift on labelled clips for several λ, live.",
+    ),
 )
 APP_FOLDER = Path(__file__).resolve().parent.parent
 

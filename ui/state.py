@@ -97,6 +97,8 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "mp.ds.unreadable": {},  # dataset path -> {sample key: why it did not decode}
         "mp.ds.show": "Report",
     },
+    # Values learned on the Learn page, offered by name in Compare and the report (ui.learn)
+    "learn": {"mp.learned": {}},
     # The Dataset page's report (ui.dataset_report, which also sets them itself)
     "report": {
         "mp.ds.job": None,  # the session's ReportJob, running or finished
