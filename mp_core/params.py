@@ -107,7 +107,7 @@ class MotionParams:
 
 #: Control ranges (low, high, step) of slope, shift and raw m, n, for sliders (the app's, the viewer's): the
 #: reachable ranges (:data:`SLOPE_RANGE`, :data:`SHIFT_RANGE`) cut to multiples of the step, so that keyboard
-#: steps land on round values; values beyond them (|m| > ~3.3, |n| > ~3.5) are shown clamped, kept exact.
+#: steps land on round values; values beyond them (|m| > ~3.7, |n| > ~3.5) are shown clamped, kept exact.
 CONTROL_RANGES: Mapping[str, tuple[float, float, float]] = MappingProxyType(
     {
         "slope": (9.10, 50.0, 0.01),

@@ -126,3 +126,15 @@ def test_as_dict() -> None:
         "slope": pytest.approx(200 / 13, rel=1e-14),
         "shift": pytest.approx(-0.3, rel=1e-14),
     }
+
+
+def test_control_ranges_lie_in_the_reachable_ranges_on_round_steps() -> None:
+    from mp_core.params import CONTROL_RANGES
+    from mp_core.viz.viewer import VIEWER_RANGES
+
+    assert dict(VIEWER_RANGES) == dict(CONTROL_RANGES)  # the viewer's controls are the sidebar's
+    for name, reachable in (("slope", SLOPE_RANGE), ("shift", SHIFT_RANGE)):
+        low, high, step = CONTROL_RANGES[name]
+        assert reachable[0] < low < high <= reachable[1]
+        assert round(low / step, 9).is_integer() and round(high / step, 9).is_integer()
+        assert low - step <= reachable[0]  # the widest range on the step's grid
