@@ -80,7 +80,7 @@ class LiveClip {
   // The redraw computed A_t at (slope, shift): keep it for the statistics instead of computing it again.
   attentionShown(t, A, slope, shift) {
     this.keyFor(slope, shift);
-    if (!this.att[t]) this.att[t] = Float32Array.from(A);
+    if (!this.att[t]) this.att[t] = A.slice();
   }
 
   stats(slope, shift) {

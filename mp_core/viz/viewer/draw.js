@@ -23,15 +23,20 @@ const DrawMethods = {
     const A = attentionInto(this.att, d, s.slope, s.shift);
     const lutA = clip.luts.attention;
     const frame = this.images.frame.data, att = this.images.attention.data, prompt = this.images.prompt.data;
+    if (!s.overlay) frame.set(x);
     for (let i = 0, j = 0; i < n; i++, j += 4) {
       const a = A[i];
       const k = 3 * toByte(f32(a * 255));
       att[j] = lutA[k]; att[j + 1] = lutA[k + 1]; att[j + 2] = lutA[k + 2]; att[j + 3] = 255;
-      for (let c = 0; c < 3; c++) {
-        prompt[j + c] = toByte(f32(f32(a * f32(x[j + c] / 255)) * 255));
-        frame[j + c] = s.overlay ? toByte(f32(f32(x[j + c] * 0.5) + f32(lutA[k + c] * 0.5))) : x[j + c];
+      // a * x / 255 * 255 with a in [0, 1]: already in [0, 255], so rounding is all toByte would do
+      prompt[j] = roundEven(f32(f32(a * UNIT[x[j]]) * 255));
+      prompt[j + 1] = roundEven(f32(f32(a * UNIT[x[j + 1]]) * 255));
+      prompt[j + 2] = roundEven(f32(f32(a * UNIT[x[j + 2]]) * 255));
+      prompt[j + 3] = 255;
+      if (s.overlay) {
+        for (let c = 0; c < 3; c++) frame[j + c] = toByte(f32(f32(x[j + c] * 0.5) + f32(lutA[k + c] * 0.5)));
+        frame[j + 3] = 255;
       }
-      prompt[j + 3] = 255; frame[j + 3] = 255;
     }
     if (this.diffShown !== d) { // the difference image does not depend on slope and shift
       const lutD = clip.luts.difference, out = this.images.difference.data;

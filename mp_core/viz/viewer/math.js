@@ -5,10 +5,11 @@
  */
 const f32 = Math.fround;
 const GRAY = [f32(0.299), f32(0.587), f32(0.114)];
+const UNIT = Float32Array.from({ length: 256 }, (_, v) => f32(v / 255)); // a byte in [0, 1], as float32
 
 function roundEven(x) {
   const r = Math.round(x);
-  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
+  return r - x === 0.5 && (r & 1) !== 0 ? r - 1 : r;
 }
 
 function toByte(x) {
@@ -24,9 +25,9 @@ const shiftOf = (n) => FORMULA.shift_scale * Math.tanh(n);
 function grayOf(rgba, n, out) {
   const gray = out || new Float32Array(n);
   for (let i = 0, j = 0; i < n; i++, j += 4) {
-    const r = f32(f32(rgba[j] / 255) * GRAY[0]);
-    const g = f32(f32(rgba[j + 1] / 255) * GRAY[1]);
-    const b = f32(f32(rgba[j + 2] / 255) * GRAY[2]);
+    const r = f32(UNIT[rgba[j]] * GRAY[0]);
+    const g = f32(UNIT[rgba[j + 1]] * GRAY[1]);
+    const b = f32(UNIT[rgba[j + 2]] * GRAY[2]);
     gray[i] = f32(r + g) + b;
   }
   return gray;
