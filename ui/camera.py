@@ -46,6 +46,11 @@ def apply_recording(state: State, payload: Any) -> bool:
     except (binascii.Error, ValueError):
         state["mp.upload_error"] = "The camera's recording arrived damaged: record again."
         return False
+    if len(raw) > MAX_RECORDING_BYTES:
+        state["mp.upload_error"] = (
+            f"The recording is over {MAX_RECORDING_BYTES // 2**20} MiB: record fewer seconds."
+        )
+        return False
     if not raw.startswith(_WEBM_MAGIC):
         state["mp.upload_error"] = "The camera's recording is not a WebM video: record again."
         return False
