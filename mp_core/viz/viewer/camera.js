@@ -22,11 +22,24 @@ class LiveClip {
       counts: new Float64Array(bins), low: histogram ? histogram.low : -1, high: histogram ? histogram.high : 1,
     };
     this.times = [];
+    this.costs = [];
     this.received = 0;
   }
 
   get pairs() { return this.diff.length; }
   get frames() { return this.rgba.length; }
+
+  // Milliseconds of one frame's work in the page (grab, gray, D, histogram, panels): the median of the last
+  // FPS_FRAMES. The statistics follow in their own task and are not counted.
+  spent(ms) {
+    this.costs.push(ms);
+    if (this.costs.length > FPS_FRAMES) this.costs.shift();
+  }
+
+  frameMs() {
+    const sorted = this.costs.slice().sort((a, b) => a - b);
+    return sorted.length ? sorted[sorted.length >> 1] : 0;
+  }
 
   measuredFps() {
     const times = this.times;
@@ -218,6 +231,7 @@ const CameraMethods = {
     const live = this.live;
     if (!live) return;
     if (!this.connected()) { this.stopCamera(); return; }
+    const started = performance.now();
     this.grabber.drawImage(this.video, 0, 0, live.width, live.height);
     live.push(this.grabber.getImageData(0, 0, live.width, live.height).data);
     this.diffShown = null; // the newest pair may reuse an evicted pair's buffer
@@ -229,6 +243,7 @@ const CameraMethods = {
       this.liveNote.textContent = `${live.width}\u00d7${live.height} \u00b7 ${fps.toFixed(1)} frames/s`
         + (this.recorder ? ` \u00b7 recording ${((performance.now() - this.recordStarted) / 1000).toFixed(1)} s` : "");
     }
+    live.spent(performance.now() - started);
     this.nextCameraFrame();
   },
 
@@ -253,7 +268,8 @@ const CameraMethods = {
 
   startRecording() {
     if (!this.stream || this.recorder) return;
-    const type = ["video/webm;codecs=vp9", "video/webm;codecs=vp8", "video/webm"]
+    // VP8 first: cheaper to encode while the viewer runs, and to decode on the server, than VP9
+    const type = ["video/webm;codecs=vp8", "video/webm;codecs=vp9", "video/webm"]
       .find((mime) => MediaRecorder.isTypeSupported(mime));
     if (!type) return this.showCameraMessage("This browser cannot record WebM video.", "no-webm");
     const chunks = [];
