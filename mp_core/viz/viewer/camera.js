@@ -189,6 +189,9 @@ const CameraMethods = {
     this.status.textContent = "Waiting for the camera\u2026";
     this.status.hidden = false;
     this.nextCameraFrame();
+    // A page that removes the viewer (Streamlit leaving Explore) may stop the frame callbacks too: the camera
+    // is released by this check, not left on.
+    this.cameraWatch = setInterval(() => { if (!this.connected()) this.stopCamera(); }, 1000);
     return this.api().info();
   },
 
@@ -250,6 +253,7 @@ const CameraMethods = {
   stopCamera() {
     if (!this.live) return this.api().info();
     if (this.recorder) this.stopRecording(false);
+    clearInterval(this.cameraWatch);
     if (typeof this.video.cancelVideoFrameCallback === "function") this.video.cancelVideoFrameCallback(this.frameRequest);
     cancelAnimationFrame(this.frameRequest);
     if (this.stream) this.stream.getTracks().forEach((track) => track.stop());
