@@ -91,9 +91,12 @@ class LiveClip {
   }
 
   // The redraw computed A_t at (slope, shift): keep it for the statistics instead of computing it again.
-  attentionShown(t, A, slope, shift) {
+  attentionShown(t, A, slope, shift, sums) {
     this.keyFor(slope, shift);
-    if (!this.att[t]) this.att[t] = A.slice();
+    if (!this.att[t]) {
+      this.att[t] = A.slice();
+      this.sums[t] = sums;
+    }
   }
 
   stats(slope, shift) {

@@ -20,12 +20,16 @@ const DrawMethods = {
     const n = clip.n;
     const d = clip.diff[t];
     const x = clip.rgba[t + 1];
-    const A = attentionInto(this.att, d, s.slope, s.shift);
+    const A = this.att, slope = f32(s.slope), shift = f32(s.shift);
     const lutA = clip.luts.attention;
     const frame = this.images.frame.data, att = this.images.attention.data, prompt = this.images.prompt.data;
     if (!s.overlay) frame.set(x);
+    let sum = 0, above = 0; // of A over the pair, for the camera's statistics
     for (let i = 0, j = 0; i < n; i++, j += 4) {
-      const a = A[i];
+      const a = f32(1 / (1 + Math.exp(-f32(f32(d[i] - shift) * slope)))); // attentionInto's A[i], in one pass
+      A[i] = a;
+      sum += a;
+      if (a > 0.5) above += 1;
       const k = 3 * toByte(f32(a * 255));
       att[j] = lutA[k]; att[j + 1] = lutA[k + 1]; att[j + 2] = lutA[k + 2]; att[j + 3] = 255;
       // a * x / 255 * 255 with a in [0, 1]: already in [0, 255], so rounding is all toByte would do
@@ -48,7 +52,7 @@ const DrawMethods = {
       this.diffShown = d;
     }
     for (const [name] of PANELS) this.canvases[name].getContext("2d").putImageData(this.images[name], 0, 0);
-    if (this.live) this.live.attentionShown(t, A, s.slope, s.shift);
+    if (this.live) this.live.attentionShown(t, A, s.slope, s.shift, [sum, above]);
     this.writeLabels(t);
     this.drawCurve();
     const detail = {
