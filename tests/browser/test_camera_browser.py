@@ -322,6 +322,20 @@ def test_app_camera_and_recording_becomes_the_clip(app_url: str, camera_page) ->
     page.get_by_role("button", name="Camera").click()
     page.wait_for_function("() => window.motionPrompts.info().cameraFrames >= 12", timeout=20_000)
     _check_formula(_live(page))
+    # the viewer's slope control: redrawn live, then told to the server, whose rerun keeps the camera on
+    sidebar_slope = page.locator('[data-testid="stSidebar"]').get_by_role("slider", name="Slope a")
+    page.get_by_role("slider", name="slope a", exact=True).focus()
+    for _ in range(5):
+        page.keyboard.press("ArrowRight")
+    page.wait_for_function(
+        "([el, v]) => el.getAttribute('aria-valuetext') === v", arg=[sidebar_slope.element_handle(), "23.51"]
+    )
+    wait_ready(page)
+    count = info(page)["cameraFrames"]
+    page.wait_for_function(f"() => window.motionPrompts.info().cameraFrames >= {count + 3}")
+    snapshot = _live(page)
+    assert f"{snapshot['info']['slope']:.2f}" == "23.51"
+    _check_formula(snapshot)
     page.get_by_role("button", name="Record").click()
     page.wait_for_function("() => window.motionPrompts.info().recording")
     page.wait_for_timeout(3_000)
