@@ -22,7 +22,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import av
 from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -32,6 +31,7 @@ from mp_core.video_io import read_clip_uniform
 from mp_core.viz.clip_view import prepare_clip
 from mp_core.viz.viewer import clip_payload, standalone_html, view_payload
 from tests.helpers_browser import CHROMIUM_FLAGS, chromium_path, streamlit_server, wait_ready
+from tests.helpers_camera import camera_y4m, fake_camera_flags
 
 ROOT = Path(__file__).resolve().parents[1]
 READY = "() => !!window.motionPrompts && window.motionPrompts.info().pairs > 0"
@@ -51,24 +51,6 @@ STOP_TO_PANELS = """() => {
     if (window.__stop && !window.__shown && recorded) window.__shown = performance.now();
   });
 }"""
-
-
-def camera_file(folder: Path) -> Path:
-    path = folder / "hand_cup_640x480.y4m"
-    with (
-        av.open(str(ROOT / "assets" / "hand_cup.mp4")) as source,
-        av.open(str(path), "w", "yuv4mpegpipe") as out,
-    ):
-        stream = out.add_stream("rawvideo", rate=30)
-        stream.width, stream.height, stream.pix_fmt = 640, 480, "yuv420p"
-        for index, frame in enumerate(source.decode(video=0)):
-            if index == 90:
-                break
-            for packet in stream.encode(frame.reformat(640, 480, "yuv420p")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return path
 
 
 def demo_file(folder: Path) -> Path:
@@ -134,13 +116,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder, sync_playwright() as playwright:
-        y4m = camera_file(Path(folder))
-        flags = [
-            "--use-fake-ui-for-media-stream",
-            "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-video-capture={y4m}",
-        ]
-        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS + flags)
+        y4m = camera_y4m(Path(folder) / "hand_cup_640x480.y4m", 90)
+        flags = CHROMIUM_FLAGS + fake_camera_flags(y4m)
+        browser = playwright.chromium.launch(executable_path=chromium_path(), args=flags)
         rates = frame_rates(browser, demo_file(Path(folder)), args.seconds, args.repeats)
         for side, target in ((320, 24), (640, 15)):
             fps, ms, frame = rates[side]["fps"], rates[side]["ms"], rates[side]["frame"]

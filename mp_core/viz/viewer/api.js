@@ -21,7 +21,7 @@ function viewerApi(viewer) {
         m: s.m, n: s.n, pair: live && c ? viewer.shownPair() : s.pair, overlay: s.overlay, raw: s.raw,
         playing: viewer.playing, source: live ? "camera" : "clip",
         measuredFps: live ? live.measuredFps() : null, cameraFrames: live ? live.received : 0,
-        frameMs: live ? live.frameMs() : null,
+        frameMs: live ? live.frameMs() : null, cameraRepeats: live ? live.repeated : 0,
         recording: Boolean(viewer.recorder),
       };
     },

@@ -23,7 +23,8 @@ class LiveClip {
     };
     this.times = [];
     this.costs = [];
-    this.received = 0;
+    this.received = 0; // new frames
+    this.repeated = 0; // frames identical to the one before, skipped
   }
 
   get pairs() { return this.diff.length; }
@@ -46,7 +47,14 @@ class LiveClip {
     return times.length < 2 ? 0 : (1000 * (times.length - 1)) / (times[times.length - 1] - times[0]);
   }
 
+  // False (and nothing kept) for a frame identical to the one before: a camera can hand the same frame twice,
+  // and a pair of one frame twice is not motion.
   push(rgba) {
+    const last = this.rgba[this.rgba.length - 1];
+    if (last && sameBytes(last, rgba)) {
+      this.repeated += 1;
+      return false;
+    }
     this.received += 1;
     this.times.push(performance.now());
     if (this.times.length > FPS_FRAMES) this.times.shift();
@@ -70,6 +78,7 @@ class LiveClip {
       this.limit = Math.max(1e-3, ...this.peak);
     }
     this.rgba.push(rgba); this.gray.push(gray);
+    return true;
   }
 
   // Drops the oldest frame and pair; hands back their buffers for reuse.
@@ -127,6 +136,13 @@ class LiveClip {
       pairs: this.pairs,
     };
   }
+}
+
+function sameBytes(a, b) {
+  if (a.length !== b.length) return false;
+  const x = new Uint32Array(a.buffer, a.byteOffset, a.length >> 2), y = new Uint32Array(b.buffer, b.byteOffset, b.length >> 2);
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
 }
 
 function cameraProblem(error) {
@@ -239,9 +255,9 @@ const CameraMethods = {
     if (!this.connected()) { this.stopCamera(); return; }
     const started = performance.now();
     this.grabber.drawImage(this.video, 0, 0, live.width, live.height);
-    live.push(this.grabber.getImageData(0, 0, live.width, live.height).data);
+    const added = live.push(this.grabber.getImageData(0, 0, live.width, live.height).data);
     this.diffShown = null; // the newest pair may reuse an evicted pair's buffer
-    if (live.pairs > 0) {
+    if (added && live.pairs > 0) {
       this.status.hidden = true;
       this.writeScale();
       this.render();
