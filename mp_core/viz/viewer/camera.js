@@ -337,5 +337,6 @@ const CameraMethods = {
     this.status.textContent = `Sending the recording (${seconds.toFixed(1)} s, ${(blob.size / 1e6).toFixed(2)} MB)\u2026`;
     this.status.hidden = false;
     this.send("recording", { name, mime: blob.type, seconds, bytes: blob.size, data });
+    this.recordingSeq = this.seq; // the host's acknowledgement of it ends the "Sending" status (viewer.js)
   },
 };

@@ -14,6 +14,7 @@ class Viewer {
     this.clipId = null;
     this.savedClip = null; // the host's clip while the camera is on
     this.live = null;
+    this.recordingSeq = 0; // the seq of a recording sent and not yet acknowledged
     this.state = { m: 0, n: 0, slope: 20, shift: 0, pair: 0, overlay: false, raw: false };
     this.playing = false;
     this.timer = null;
@@ -35,6 +36,10 @@ class Viewer {
       if (!this.playing) this.state.pair = view.pair;
     }
     this.state.raw = view.raw;
+    if (this.recordingSeq && ack.viewer === this.uid && ack.seq >= this.recordingSeq) {
+      this.recordingSeq = 0; // the host took the recording (a new clip follows) or refused it (it says why)
+      if (view.clip === this.clipId && !this.live) this.status.hidden = true;
+    }
     if (view.clip !== this.clipId) {
       this.clipId = view.clip;
       if (!this.live) {
