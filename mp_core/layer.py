@@ -31,7 +31,7 @@ from torch import Tensor, nn
 from mp_core._layer_eager import BufferPool, MotionPrompts, _as_bcthw, _Spec
 from mp_core._layer_fused import FusedKernels
 from mp_core.errors import ParameterError, ShapeError
-from mp_core.params import MotionParams
+from mp_core.params import SHIFT_SCALE, SLOPE_FLOOR, SLOPE_SCALE, SLOPE_TANH, MotionParams
 
 __all__ = ["MotionPromptLayer", "video_motion_prompts"]
 
@@ -169,8 +169,8 @@ def _apply(
         out_dtype = torch.get_autocast_dtype(device_type)  # as autocast's lower-precision ops do
     with torch.autocast(device_type, enabled=False) if autocast else contextlib.nullcontext():
         cdtype = torch.promote_types(video.dtype, torch.float32)
-        slope = (5.0 / (0.45 * torch.tanh(m).abs() + 0.1)).to(cdtype)
-        shift = (0.6 * torch.tanh(n)).to(cdtype)
+        slope = (SLOPE_SCALE / (SLOPE_TANH * torch.tanh(m).abs() + SLOPE_FLOOR)).to(cdtype)
+        shift = (SHIFT_SCALE * torch.tanh(n)).to(cdtype)
         if torch.compiler.is_compiling():  # torch.compile and torch.export (strict or not)
             return _traced_motion_prompts(video, slope, shift, spec, out_dtype)
         grads = video.requires_grad or slope.requires_grad or shift.requires_grad

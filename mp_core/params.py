@@ -13,12 +13,29 @@ from types import MappingProxyType
 
 from mp_core.errors import ParameterError
 
-__all__ = ["PRESETS", "SHIFT_RANGE", "SLOPE_RANGE", "MotionParams", "Preset", "lambda_sweep"]
+__all__ = [
+    "PRESETS",
+    "SHIFT_RANGE",
+    "SHIFT_SCALE",
+    "SLOPE_FLOOR",
+    "SLOPE_RANGE",
+    "SLOPE_SCALE",
+    "SLOPE_TANH",
+    "MotionParams",
+    "Preset",
+    "lambda_sweep",
+]
 
+#: The slope and shift's constants: ``a = SLOPE_SCALE / (SLOPE_TANH |tanh m| + SLOPE_FLOOR)``,
+#: ``b = SHIFT_SCALE tanh n`` (the in-browser viewer is generated with these).
+SLOPE_SCALE = 5.0
+SLOPE_TANH = 0.45
+SLOPE_FLOOR = 0.1
+SHIFT_SCALE = 0.6
 #: (exclusive low, inclusive high): a -> 5/0.55 only as |m| -> inf; a = 50 at m = 0.
-SLOPE_RANGE: tuple[float, float] = (5.0 / 0.55, 50.0)
+SLOPE_RANGE: tuple[float, float] = (SLOPE_SCALE / (SLOPE_TANH + SLOPE_FLOOR), SLOPE_SCALE / SLOPE_FLOOR)
 #: open interval: b -> +-0.6 only as n -> +-inf.
-SHIFT_RANGE: tuple[float, float] = (-0.6, 0.6)
+SHIFT_RANGE: tuple[float, float] = (-SHIFT_SCALE, SHIFT_SCALE)
 
 
 @dataclass(frozen=True)
@@ -49,12 +66,12 @@ class MotionParams:
     @property
     def slope(self) -> float:
         """``a = 5 / (0.45 |tanh m| + 0.1)``, in (9.09, 50]."""
-        return 5.0 / (0.45 * abs(math.tanh(self.m)) + 0.1)
+        return SLOPE_SCALE / (SLOPE_TANH * abs(math.tanh(self.m)) + SLOPE_FLOOR)
 
     @property
     def shift(self) -> float:
         """``b = 0.6 tanh n``, in (-0.6, 0.6)."""
-        return 0.6 * math.tanh(self.n)
+        return SHIFT_SCALE * math.tanh(self.n)
 
     @classmethod
     def from_slope_shift(cls, slope: float, shift: float) -> MotionParams:
@@ -76,8 +93,8 @@ class MotionParams:
             raise ParameterError(f"slope must be in ({low:.4f}, {high:g}] (5/0.55 < a <= 50), got {slope}")
         if not (math.isfinite(shift) and SHIFT_RANGE[0] < shift < SHIFT_RANGE[1]):
             raise ParameterError(f"shift must be in (-0.6, 0.6) (b = 0.6 tanh n), got {shift}")
-        tanh_m = min(max((5.0 / slope - 0.1) / 0.45, 0.0), math.nextafter(1.0, 0.0))
-        return cls(m=math.atanh(tanh_m), n=math.atanh(shift / 0.6))
+        tanh_m = min(max((SLOPE_SCALE / slope - SLOPE_FLOOR) / SLOPE_TANH, 0.0), math.nextafter(1.0, 0.0))
+        return cls(m=math.atanh(tanh_m), n=math.atanh(shift / SHIFT_SCALE))
 
     def as_dict(self) -> dict[str, float]:
         """``{"m", "n", "slope", "shift"}``, the JSON that :func:`mp_core.checkpoints.save_params` writes."""

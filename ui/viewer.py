@@ -1,12 +1,12 @@
 """The live viewer of the Explore page: a components v2 component computing the four panels in the browser.
 
-Two mounts share one JS module (``mp_core/viz/viewer/viewer.js``): the *clip* component carries the sampled
-frames (raw bytes, :func:`mp_core.viz.viewer.clip_bytes`) and never changes while the clip and sampling stay
-the same, so Streamlit sends it as a reference to the message the browser already holds; the *view*
-component carries the parameters, pair and options. The browser redraws on every control movement and
-tells the server only when a control is released, through trigger events (``params``, ``pair``,
+Two mounts share one JS module (:func:`mp_core.viz.viewer.viewer_script`): the *clip* component
+carries the sampled frames (raw bytes, :func:`mp_core.viz.viewer.clip_bytes`) and never changes while the
+clip and sampling stay the same, so Streamlit sends it as a reference to the message the browser already
+holds; the *view* component carries the parameters, pair and options. The browser redraws on every control
+movement and tells the server only when a control is released, through trigger events (``params``, ``pair``,
 ``overlay``) whose callbacks set the canonical ``mp.*`` keys: the sidebar, the other pages and the exports
-follow.
+follow. A camera recording made in the viewer comes as the ``recording`` event (:mod:`ui.camera`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ from mp_core.viz.viewer import (
     clip_payload,
     standalone_html,
     view_payload,
+    viewer_script,
 )
+from ui.camera import on_recording
 from ui.clips import ClipSpec
 from ui.state import (
     RAW_SLIDER,
@@ -47,9 +49,7 @@ EVENTS = ("params", "pair", "overlay")
 MAX_VIEWER_BYTES = 48 * 2**20
 RANGES = {"slope": SLOPE_SLIDER, "shift": SHIFT_SLIDER, "m": RAW_SLIDER, "n": RAW_SLIDER}
 
-_JS = asset("viewer.js") + (
-    "\nexport default (component) => globalThis.MotionPromptsViewer.streamlitComponent(component);\n"
-)
+_JS = viewer_script(module=True)
 _clip_component = st.components.v2.component("motion_prompts_clip", js=_JS)
 _view_component = st.components.v2.component("motion_prompts_viewer", css=asset("viewer.css"), js=_JS)
 
@@ -162,6 +162,7 @@ def show_viewer(spec: ClipSpec, data: ClipData) -> None:
     state = st.session_state
     clip_id, blob = cached_clip_bytes(spec, data)
     callbacks = {f"on_{event}_change": _callback(event, data.num_pairs) for event in EVENTS}
+    callbacks["on_recording_change"] = lambda: on_recording(state, state.get(VIEW_KEY))
     with st.container(gap=None):
         _view_component(key=VIEW_KEY, data=current_view(state, clip_id), **callbacks)
         _clip_component(key=CLIP_KEY, data=blob)

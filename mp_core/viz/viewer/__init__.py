@@ -1,8 +1,9 @@
 """The in-browser viewer: what it is sent (a clip payload and a view payload) and the standalone HTML demo.
 
-The viewer (``viewer.js`` and ``viewer.css`` next to this file) decodes the clip's frames once and computes
-gray, :math:`D`, :math:`A = \\sigma(a(D - b))` and :math:`P = A \\odot X_{t+1}` in the browser, so that its
-controls answer without a server. Two JSON payloads feed it:
+The viewer (the JS modules and ``viewer.css`` next to this file, joined by :func:`viewer_script`) decodes
+the clip's frames once and computes gray, :math:`D`, :math:`A = \\sigma(a(D - b))` and
+:math:`P = A \\odot X_{t+1}` in the browser, so that its controls answer without a server. Two JSON
+payloads feed it:
 
 - :func:`clip_payload` (JSON, frames as PNG) or :func:`clip_bytes` (binary, frames raw): the sampled frames,
   losslessly, the clip's colour range, the histogram of its differences and the colormaps as 256-entry
@@ -11,7 +12,8 @@ controls answer without a server. Two JSON payloads feed it:
 - :func:`view_payload`: the parameters, frame pair and options to show (small; sent on every change).
 
 :func:`standalone_html` puts both, the JS and the CSS into one HTML file that makes no network request.
-The Streamlit app (``ui/viewer.py``) and ``python -m mp_core.demo`` use these same files.
+The Streamlit app (``ui/viewer.py``) and ``python -m mp_core.demo`` use these same files. The viewer can also
+show the browser's camera (``camera.js``), computed in the page like a clip.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from mp_core import params as formula
 from mp_core.params import MotionParams
 from mp_core.viz import render
 from mp_core.viz.clip_view import ClipData
@@ -40,6 +43,7 @@ __all__ = [
     "playback_fps",
     "standalone_html",
     "view_payload",
+    "viewer_script",
 ]
 
 #: Control ranges (low, high, step): those of the app's sidebar sliders.
@@ -52,16 +56,69 @@ VIEWER_RANGES: dict[str, tuple[float, float, float]] = {
 #: The size an emailed demo should stay under (16 frames at 320 px fit in about 0.6–2.7 MB).
 DEMO_SIZE_LIMIT = 5_000_000
 METHOD = "Video Motion Prompts (Chen et al., ACML 2024)"
+#: The viewer's JS modules, in the order they are joined: each may use what the ones before it define.
+#: math (the method's arithmetic), decode (clips from the payloads), controls (DOM and controls), draw
+#: (panels and charts), stats (mean A, share, R), camera (the live source), viewer (the Viewer class that
+#: mixes them in), api (``window.motionPrompts`` and the two hosts' entries).
+MODULES = ("math.js", "decode.js", "controls.js", "draw.js", "stats.js", "camera.js", "viewer.js", "api.js")
 
 
 def asset(name: str) -> str:
-    """The text of one of the viewer's files (``viewer.js``, ``viewer.css``, ``standalone.html``).
+    """The text of one of the viewer's files (a module of :data:`MODULES`, ``viewer.css``,
+    ``standalone.html``).
 
     Example:
-        >>> "motionPrompts" in asset("viewer.js")
+        >>> "motionPrompts" in asset("api.js")
         True
     """
     return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
+
+
+def formula_constants() -> dict[str, float]:
+    """The slope/shift constants of :mod:`mp_core.params`, as the viewer's ``FORMULA`` receives them.
+
+    Example:
+        >>> formula_constants()
+        {'slope_scale': 5.0, 'slope_tanh': 0.45, 'slope_floor': 0.1, 'shift_scale': 0.6}
+    """
+    return {
+        "slope_scale": formula.SLOPE_SCALE,
+        "slope_tanh": formula.SLOPE_TANH,
+        "slope_floor": formula.SLOPE_FLOOR,
+        "shift_scale": formula.SHIFT_SCALE,
+    }
+
+
+def viewer_script(module: bool = False) -> str:
+    """The viewer's JS: :data:`MODULES` joined in one strict-mode scope after the generated ``FORMULA``.
+
+    One classic script that defines ``globalThis.MotionPromptsViewer`` (the standalone page inlines it: no
+    file to load, no import URL); with ``module=True`` an ES module whose default export is the Streamlit
+    components v2 entry (components v2 take one ``js`` string).
+
+    Example:
+        >>> script = viewer_script()
+        >>> script.count("// ---- module "), 'const FORMULA = {"slope_scale":5.0' in script
+        (8, True)
+        >>> viewer_script(module=True).rstrip().endswith("streamlitComponent(component);")
+        True
+    """
+    header = (
+        "/* Motion prompts viewer, joined by mp_core.viz.viewer.viewer_script from the modules next to it.\n"
+        " * Shared by the Streamlit app (a components v2 component) and the standalone HTML demo. */\n"
+        "(function () {\n"
+        '"use strict";\n'
+        "// Generated from mp_core.params: the slope a = slope_scale / (slope_tanh |tanh m| + slope_floor),\n"
+        "// the shift b = shift_scale tanh n.\n"
+        f"const FORMULA = {_script_json(formula_constants())};\n"
+    )
+    body = "".join(f"// ---- module {name} ----\n{asset(name)}\n" for name in MODULES)
+    script = header + body + "})();\n"
+    if module:
+        script += (
+            "export default (component) => globalThis.MotionPromptsViewer.streamlitComponent(component);\n"
+        )
+    return script
 
 
 def _lut(cmap: str) -> str:
@@ -219,7 +276,7 @@ def standalone_html(clip: dict[str, Any], view: dict[str, Any], title: str | Non
             f"a = {view['slope']:.2f}, b = {view['shift']:+.3f} (m = {view['m']:.4f}, n = {view['n']:.4f})"
         ),
         "STYLE": asset("viewer.css"),
-        "SCRIPT": asset("viewer.js"),
+        "SCRIPT": viewer_script(),
         "CLIP_JSON": _script_json(clip),
         "VIEW_JSON": _script_json(view),
     }
