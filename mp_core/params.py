@@ -14,6 +14,7 @@ from types import MappingProxyType
 from mp_core.errors import ParameterError
 
 __all__ = [
+    "CONTROL_RANGES",
     "PRESETS",
     "SHIFT_RANGE",
     "SHIFT_SCALE",

@@ -46,13 +46,8 @@ __all__ = [
     "viewer_script",
 ]
 
-#: Control ranges (low, high, step): those of the app's sidebar sliders.
-VIEWER_RANGES: dict[str, tuple[float, float, float]] = {
-    "slope": (9.10, 50.0, 0.01),
-    "shift": (-0.599, 0.599, 0.001),
-    "m": (-5.0, 5.0, 0.01),
-    "n": (-5.0, 5.0, 0.01),
-}
+#: Control ranges (low, high, step): the sliders' (one definition, in mp_core.params).
+VIEWER_RANGES = formula.CONTROL_RANGES
 #: The size an emailed demo should stay under (16 frames at 320 px fit in about 0.6–2.7 MB).
 DEMO_SIZE_LIMIT = 5_000_000
 METHOD = "Video Motion Prompts (Chen et al., ACML 2024)"
