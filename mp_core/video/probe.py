@@ -6,6 +6,7 @@ import itertools
 from dataclasses import dataclass
 
 import av
+import numpy as np
 
 from mp_core.video.decode import FALLBACK_FPS, VideoSource, open_input, quarter_turns, stated_fps
 
@@ -31,15 +32,31 @@ class VideoInfo:
     rotation: int = 0
 
 
-def _first_frame_turns(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> int:
-    """The display rotation, which PyAV exposes per frame only: decode the first frame (0 if none decodes)."""
+def _scan_head(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream
+) -> tuple[int, list[int]]:
+    """The display rotation (PyAV exposes it per frame only: the first frame is decoded; 0 if none decodes)
+    and the timestamps of the first packets (demuxed only)."""
+    turns, stamps = None, []
     try:
         for packet in itertools.islice(container.demux(stream), 64):
-            for frame in packet.decode():
-                return quarter_turns(frame)
+            if packet.pts is not None:
+                stamps.append(packet.pts)
+            if turns is None:
+                for frame in packet.decode():
+                    turns = quarter_turns(frame)
+                    break
     except av.FFmpegError:
         pass
-    return 0
+    return turns or 0, stamps
+
+
+def _timestamp_rate(stream: av.video.stream.VideoStream, stamps: list[int]) -> float | None:
+    """Frames per second from the median step between the first packets' timestamps, None if unknown."""
+    steps = np.diff(np.unique(stamps))
+    if len(steps) < 2 or stream.time_base is None:
+        return None
+    return float(1 / (np.median(steps) * stream.time_base))
 
 
 def probe(source: VideoSource) -> VideoInfo:
@@ -60,7 +77,13 @@ def probe(source: VideoSource) -> VideoInfo:
     """
     with open_input(source) as (container, name):
         stream = container.streams.video[0]
-        fps = stated_fps(stream) or FALLBACK_FPS
+        turns, stamps = _scan_head(container, stream)
+        fps = stated_fps(stream)
+        ticks = 1 / float(stream.time_base) if stream.time_base else None
+        if fps is None or fps == ticks:
+            # No rate stated, or only the timestamps' tick rate (a browser's MediaRecorder WebM says
+            # 1000 fps): measure it from the timestamps themselves.
+            fps = _timestamp_rate(stream, stamps) or fps or FALLBACK_FPS
         if stream.duration is not None and stream.time_base is not None:
             duration = float(stream.duration * stream.time_base)
         elif container.duration is not None:
@@ -70,7 +93,6 @@ def probe(source: VideoSource) -> VideoInfo:
         exact = stream.frames > 0
         count = stream.frames if exact else round(duration * fps)
         width, height = stream.codec_context.width, stream.codec_context.height
-        turns = _first_frame_turns(container, stream)
         if turns % 2:
             width, height = height, width
         codec = stream.codec_context.name

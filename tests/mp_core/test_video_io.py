@@ -327,3 +327,27 @@ def test_uniform_sampling_decodes_through_targets_closer_than_a_keyframe_interva
 def test_uniform_sampling_of_an_unseekable_stream(h264: Path) -> None:
     clip = read_clip_uniform(pipe(h264.read_bytes()), 4)
     assert [frame_index(f) for f in clip.frames] == [0, 9, 19, 29]
+
+
+def test_probe_measures_the_rate_when_the_file_states_only_its_tick_rate(tmp_path: Path) -> None:
+    """A browser's MediaRecorder WebM states its millisecond time base as the rate (1000 fps) and jittered
+    timestamps: the rate is the median step between them (33 ms here, so 1000/33 fps)."""
+    from fractions import Fraction
+
+    steps = [33, 34, 33, 30, 33, 37, 33, 33, 34, 33, 32] * 2
+    path = tmp_path / "recorded.webm"
+    with av.open(str(path), "w", format="webm", options={"live": "1"}) as container:
+        stream = container.add_stream("libvpx", rate=1000)
+        stream.width, stream.height, stream.pix_fmt = 32, 24, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        pts = 0
+        for rgb, step in zip(ramp_frames(len(steps), 24, 32), steps, strict=True):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts, frame.time_base = pts, Fraction(1, 1000)
+            container.mux(stream.encode(frame))
+            pts += step
+        container.mux(stream.encode(None))
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        assert float(stream.average_rate) == 1000  # what the header states: its tick rate
+    assert probe(path).fps == pytest.approx(1000 / 33, abs=1e-9)
