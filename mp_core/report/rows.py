@@ -40,6 +40,7 @@ class ReportContext:
     specs: tuple[ParamSpec, ...]
     frames: int
     max_side: int | None
+    roots: tuple[Path, ...] | None = None  #: read only files inside these (None: anywhere)
     device: str = "cpu"  #: where the statistics are computed; decoding is on the CPU anyway
 
 
@@ -168,7 +169,7 @@ def sample_rows(context: ReportContext, task: SampleTask) -> list[dict[str, Any]
         "frames": context.frames,
         "max_side": context.max_side,
     }
-    dataset = VideoDataset(Path(context.root), context.kind, ())
+    dataset = VideoDataset(Path(context.root), context.kind, (), roots=context.roots)
     try:
         clip = dataset.read(task.key, num_frames=context.frames, uniform=True, max_side=context.max_side)
         common, measured = measure_clip(clip, specs, _read_mask(context, task.key, clip), context.device)
