@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from mp_core.datasets import VideoDataset
+from mp_core.datasets import OutsideRootsError, VideoDataset, within_roots
 from mp_core.errors import InputError, ShapeError
 from mp_core.metrics import attention_stats, motion_focus
 from mp_core.motion import frame_difference, power_normalization, rgb_to_gray
@@ -145,6 +145,8 @@ def _read_mask(context: ReportContext, key: str, clip: Clip) -> Tensor | None:
     if context.kind == "hdf5":
         return None
     sidecar = mask_path(Path(context.root) / key)
+    if context.roots is not None and within_roots(sidecar, context.roots) is None:
+        raise OutsideRootsError(f"mask sidecar {sidecar.name}: outside the dataset roots: refused")
     if not sidecar.is_file():
         return None
     try:
