@@ -43,7 +43,14 @@ def test_a_run_reports_progress_and_passes_the_request() -> None:
     assert (job.done, job.total, job.summary.rows_computed) == (5, 5, 5)
     ((dataset, out, params, options),) = run.calls
     assert (dataset, out, params) == (Path("/data/set"), Path("/cache/r.parquet"), ["FineGym"])
-    assert options == {"frames": 16, "max_side": 224, "split": None, "workers": None}
+    assert options == {
+        "frames": 16,
+        "max_side": 224,
+        "split": None,
+        "workers": None,
+        "roots": None,
+        "retry_errors": False,
+    }
 
 
 def test_cancel_stops_a_running_report_and_frees_its_slot() -> None:
