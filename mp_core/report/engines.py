@@ -15,6 +15,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,12 @@ import torch
 from mp_core.report.rows import ReportContext, SampleTask, sample_rows
 from mp_core.report.store import REPORT_SCHEMA
 
-__all__ = ["ENGINES", "local_rows", "ray_rows"]
+__all__ = ["ENGINES", "WorkerLostError", "local_rows", "ray_rows"]
+
+
+class WorkerLostError(RuntimeError):
+    """A worker process died mid-run (killed, out of memory): the rows so far are kept, a new run resumes."""
+
 
 Rows = list[dict[str, Any]]
 
@@ -88,7 +94,14 @@ def local_rows(
             if not done:
                 yield []
             for future in done:
-                yield future.result()
+                try:
+                    rows = future.result()
+                except BrokenProcessPool as err:
+                    raise WorkerLostError(
+                        "a report worker process died (killed, or out of memory): the rows computed so far "
+                        "are kept; run the report again to compute the rest"
+                    ) from err
+                yield rows
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
