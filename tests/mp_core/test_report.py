@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -353,19 +352,15 @@ def ray_head(tmp_path_factory) -> Iterator[str]:
     port = _free_port()
     folder = tmp_path_factory.mktemp("ray")
     log = folder / "head.log"
-    # Ray 2.60 turns token authentication on for `ray start` when ~/.ray/auth_token exists: give the head and
-    # this process one token of their own, as a user of a secured cluster would.
-    token = folder / "auth_token"
-    token.write_text(secrets.token_hex(32))
-    auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token)}
-    saved = {name: os.environ.get(name) for name in auth}
-    os.environ.update(auth)
+    # Ray 2.60 turns token authentication on for `ray start` when ~/.ray/auth_token exists, and reads
+    # RAY_AUTH_MODE once per process: a test cluster on localhost opts out, whatever this process imported.
+    environment = {**os.environ, "RAY_AUTH_MODE": "disabled"}
     command = [str(Path(sys.executable).with_name("ray")), "start", "--head", "--block", "--num-cpus", "1"]
     command += ["--port", str(port), "--node-ip-address", "127.0.0.1", "--include-dashboard=false"]
     command += ["--disable-usage-stats"]
     with open(log, "wb") as output:
         head = subprocess.Popen(
-            command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True, env=os.environ.copy()
+            command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True, env=environment
         )
     try:
         deadline = time.monotonic() + 120
@@ -375,18 +370,14 @@ def ray_head(tmp_path_factory) -> Iterator[str]:
             time.sleep(0.2)
         yield f"127.0.0.1:{port}"
         assert head.poll() is None, "the cluster stopped during the tests"  # a joined cluster is left running
-    finally:
-        for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 15)):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(head.pid, sig)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                head.wait(wait)
-                break
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    finally:  # the whole group: `ray start` leaves its GCS and raylet draining for 30 s after SIGTERM
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(head.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            head.wait(15)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(head.pid, signal.SIGKILL)
+        head.wait(15)
 
 
 def test_ray_engine_on_a_cluster_gives_the_local_engines_numbers(ray_head, dataset, demo, tmp_path) -> None:
