@@ -170,3 +170,15 @@ def test_scatter_points_carry_their_row_and_a_selection_maps_back() -> None:
     assert rv.selected_rows(event) == [4, 1]
     assert rv.selected_rows(None) == [] and rv.selected_rows({"selection": {"points": []}}) == []
     assert rv.statistics_in(ROWS.rename(columns={"share": "share_moving"})) == ["share_moving"]
+
+
+def test_session_alive_falls_back_when_streamlits_runtime_api_moves(monkeypatch, caplog) -> None:
+    import streamlit.runtime
+
+    from ui.report_runtime import session_alive
+
+    assert session_alive() is None  # outside a server: nobody to ask
+    monkeypatch.delattr(streamlit.runtime, "Runtime")
+    with caplog.at_level("WARNING", logger="ui.report_runtime"):
+        assert session_alive() is None
+    assert "Streamlit runtime API moved" in caplog.text
