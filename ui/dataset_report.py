@@ -25,7 +25,7 @@ __all__ = ["report_section", "report_slots", "spec_text"]
 def load_report(file: str, stamp: tuple[float, ...]) -> tuple[pd.DataFrame, str | None, tuple[str, ...]]:
     """The report's rows by sample and set (parts of an unfinished run included), its dataset, and the
     parts that could not be read (skipped)."""
-    table, _, damaged = read_report_pieces(file)
+    table, _, damaged = read_report_pieces(file, dataset_roots())  # parts may be symlinks too
     if table is None:
         raise ReportError(f"{Path(file).name}: no report there (neither the file nor its parts)")
     rows = table.to_pandas().sort_values(["path", "params"], kind="stable", ignore_index=True)

@@ -14,7 +14,7 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 
+from mp_core.datasets import OutsideRootsError, within_roots
 from mp_core.errors import InputError
 from mp_core.files import atomic_target
 
@@ -134,11 +135,16 @@ class ReportReading(NamedTuple):
     damaged: list[str]  #: "part: why" for each part that could not be read
 
 
-def _read_pieces(out: Path) -> ReportReading:
+def _read_pieces(out: Path, roots: Sequence[Path] | None) -> ReportReading:
+    if roots is not None and within_roots(out, roots) is None:
+        raise OutsideRootsError(f"{out}: outside the dataset roots: refused")
     tables = [_read_table(out)] if out.is_file() else []
     folder = parts_folder(out)
     parts, damaged = [], []
     for part in sorted(folder.glob("part-*.parquet")) if folder.is_dir() else []:
+        if roots is not None and within_roots(part, roots) is None:  # a symlinked parts folder or part
+            damaged.append(f"{part.name}: outside the dataset roots: refused")
+            continue
         try:  # a run's own parts are whole (renamed into place); anything else is skipped, not fatal
             tables.append(_read_table(part))
         except ReportError as err:
@@ -182,12 +188,19 @@ def _unique(table: pa.Table) -> pa.Table:
     return table.take(chosen.take(pc.sort_indices(chosen)))  # in the order the rows came
 
 
-def read_report_pieces(path: str | os.PathLike) -> ReportReading:
-    """:func:`read_report`'s rows with the parts read and the damaged parts skipped (None: no report)."""
+def read_report_pieces(path: str | os.PathLike, roots: Sequence[Path] | None = None) -> ReportReading:
+    """:func:`read_report`'s rows with the parts read and the damaged parts skipped (None: no report).
+
+    With ``roots`` (a server's dataset roots), the file and each part are read only when they resolve
+    inside one of them; a part outside is skipped and named with the damaged ones.
+
+    Raises:
+        OutsideRootsError: the report file itself lies outside ``roots``.
+    """
     out = Path(path).expanduser()
     for attempt in range(3):
         try:
-            return _read_pieces(out)
+            return _read_pieces(out, roots)
         except FileNotFoundError:  # a finishing run merged and removed a part between listing and reading
             if attempt == 2:
                 raise

@@ -18,8 +18,9 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from mp_core.datasets import OutsideRootsError
 from mp_core.errors import DatasetError, ParameterError
-from mp_core.report import REPORT_COLUMNS, ReportError, read_report, run_report
+from mp_core.report import REPORT_COLUMNS, ReportError, read_report, read_report_pieces, run_report
 from mp_core.report.store import parts_folder, report_lock
 from mp_core.specs import parse_params_spec
 from mp_core.synthetic import make_demo_dataset, mask_path, synthetic_clip
@@ -424,3 +425,18 @@ def test_importing_the_report_needs_neither_ray_nor_streamlit() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_a_report_read_under_roots_skips_parts_that_lie_outside(dataset, tmp_path) -> None:
+    inside, outside = tmp_path / "inside", tmp_path / "outside"
+    run_report(dataset, outside / "r.parquet", ["FineGym"], frames=4, workers=1)
+    (outside / "parts").mkdir()
+    (outside / "parts" / "part-0.parquet").write_bytes((outside / "r.parquet").read_bytes())
+    inside.mkdir()
+    (inside / "r.parquet.parts").symlink_to(outside / "parts")  # a parts folder pointing out
+    assert read_report_pieces(inside / "r.parquet").table.num_rows == 3  # no roots: read
+    reading = read_report_pieces(inside / "r.parquet", roots=[inside])
+    assert reading.table is None and reading.parts == []
+    assert reading.damaged == ["part-0.parquet: outside the dataset roots: refused"]
+    with pytest.raises(OutsideRootsError):
+        read_report_pieces(outside / "r.parquet", roots=[inside])
