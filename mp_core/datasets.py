@@ -2,6 +2,11 @@
 
 Opening a dataset only lists it: nothing is decoded until :meth:`VideoDataset.read`. Problems (a malformed
 line, a missing clip) are collected in :attr:`VideoDataset.problems` with file and line; the rest loads.
+
+A server that opens datasets for others passes ``roots``: every file is then resolved (``..`` and symlinks
+followed) and read only when it lies inside one of them. A sample that escapes (a split-list line with
+``..`` or an absolute path elsewhere, a symlink pointing out, an HDF5 member stored in another file) is
+refused and named in :attr:`VideoDataset.problems`; reading it raises :class:`OutsideRootsError`.
 """
 
 from __future__ import annotations
@@ -16,11 +21,37 @@ from mp_core.errors import DatasetError
 from mp_core.sources import VIDEO_SUFFIXES
 from mp_core.video_io import Clip, read_clip, read_clip_uniform
 
-__all__ = ["SPLIT_FILES", "DatasetProblem", "Sample", "VideoDataset", "open_dataset"]
+__all__ = [
+    "SPLIT_FILES",
+    "DatasetProblem",
+    "OutsideRootsError",
+    "Sample",
+    "VideoDataset",
+    "open_dataset",
+    "within_roots",
+]
 
 #: Split list names of the reference training code, each line ``relative/path/to/clip.mp4 label``.
 SPLIT_FILES = ("train.csv", "val.csv", "test.csv")
 _SPLIT_FOLDERS = frozenset({"train", "val", "validation", "test"})
+_OUTSIDE = "outside the dataset roots: refused"
+
+
+class OutsideRootsError(DatasetError):
+    """A file resolves (``..`` and symlinks followed) to a place outside every allowed root."""
+
+
+def within_roots(path: str | os.PathLike[str], roots: Sequence[Path]) -> Path | None:
+    """``path`` resolved if it lies inside one of ``roots``, else None (nothing is opened or read).
+
+    Example:
+        >>> within_roots("/data/hmdb/../ucf/a.mp4", (Path("/data"),))
+        PosixPath('/data/ucf/a.mp4')
+        >>> within_roots("/data/../etc/passwd", (Path("/data"),)) is None
+        True
+    """
+    resolved = Path(path).expanduser().resolve()
+    return resolved if any(resolved.is_relative_to(Path(root).resolve()) for root in roots) else None
 
 
 @dataclass(frozen=True)
@@ -54,12 +85,14 @@ class VideoDataset(Sequence[Sample]):
         kind: ``"folder"``, ``"split-lists"`` or ``"hdf5"``.
         samples: every usable sample, in listing order.
         problems: what was skipped, with file and line.
+        roots: the folders files may be read from (None: anywhere).
     """
 
     root: Path
     kind: str
     samples: tuple[Sample, ...]
     problems: tuple[DatasetProblem, ...] = ()
+    roots: tuple[Path, ...] | None = None
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -92,18 +125,21 @@ class VideoDataset(Sequence[Sample]):
         """Decode one sample, given by index, key or :class:`Sample` (keywords go to ``read_clip``).
 
         With ``uniform=True``, ``num_frames`` frames evenly spaced over the clip (as training pipelines do).
+
+        Raises:
+            OutsideRootsError: with :attr:`roots` set, the file (or the HDF5 member's storage) lies outside
+                them; it is not opened.
         """
         key = self.samples[sample].key if isinstance(sample, int) else getattr(sample, "key", sample)
         source: Path | bytes
         if self.kind == "hdf5":
             import h5py
 
+            self._check(self.root, key)
             with h5py.File(self.root, "r") as h5:
-                if key not in h5:
-                    raise DatasetError(f"{self.root.name}: no file {key!r} in the pack")
-                source = _h5_bytes(h5[key])
+                source = _h5_member_bytes(h5, key, self.root, self.roots)
         else:
-            source = self.root / key
+            source = self._check(self.root / key, key)
         if uniform:
             if num_frames is None:
                 raise DatasetError("uniform sampling needs num_frames")
@@ -111,6 +147,13 @@ class VideoDataset(Sequence[Sample]):
         else:
             clip = read_clip(source, max_frames=num_frames, **kwargs)
         return replace(clip, name=key)
+
+    def _check(self, path: Path, key: str) -> Path:
+        if self.roots is None:
+            return path
+        if within_roots(path, self.roots) is None:
+            raise OutsideRootsError(f"{key}: {_OUTSIDE}")
+        return path
 
 
 def _counts(values: Any) -> dict[str, int]:
@@ -126,8 +169,53 @@ def _h5_bytes(dataset: Any) -> bytes:
     return value if isinstance(value, bytes) else value.tobytes()
 
 
+def _h5_outside(name: str, pack: Path, roots: Sequence[Path]) -> bool:
+    """Whether a file an HDF5 pack refers to may lie outside ``roots``.
+
+    HDF5 looks a relative name up beside the pack and in the working folder (and under prefixes from the
+    environment, which a server does not set): both places must be inside.
+    """
+    if name == ".":  # a virtual dataset's "this file"
+        return False
+    path = Path(name)
+    candidates = [path] if path.is_absolute() else [pack.parent / path, Path.cwd() / path]
+    return any(within_roots(candidate, roots) is None for candidate in candidates)
+
+
+def _h5_member_bytes(h5: Any, key: str, pack: Path, roots: Sequence[Path] | None) -> bytes:
+    """The bytes of pack member ``key``; with ``roots``, refused when its data lives in a file outside.
+
+    A member can be an external link to another file, keep its bytes in external raw files, or be a virtual
+    dataset mapping other files: each file it names is checked before anything is read.
+    """
+    import h5py
+
+    if roots is not None:
+        prefix, hops = "", 0
+        for part in key.strip("/").split("/"):
+            prefix = f"{prefix}/{part}"
+            link = h5.get(prefix, getlink=True)
+            while isinstance(link, h5py.SoftLink) and hops < 32:  # a name for another path of this file
+                hops += 1
+                link = h5.get(link.path, getlink=True)
+            if isinstance(link, h5py.ExternalLink) and _h5_outside(link.filename, pack, roots):
+                raise OutsideRootsError(f"{key}: links to {link.filename}, {_OUTSIDE}")
+    if key not in h5 or not isinstance(h5[key], h5py.Dataset):
+        raise DatasetError(f"{pack.name}: no file {key!r} in the pack")
+    member = h5[key]
+    if roots is not None:
+        names = [name for name, _, _ in member.external or ()]
+        if member.is_virtual:
+            names += [source.file_name for source in member.virtual_sources()]
+        names.append(member.file.filename)  # an external link reached through a path checked above
+        for name in names:
+            if _h5_outside(name, pack, roots):
+                raise OutsideRootsError(f"{key}: its data lies in {name}, {_OUTSIDE}")
+    return _h5_bytes(member)
+
+
 def _parse_split_list(
-    text: str, list_name: str, split: str, exists: Any
+    text: str, list_name: str, split: str, exists: Any, allowed: Any = None
 ) -> tuple[list[Sample], list[DatasetProblem]]:
     samples, problems = [], []
     for number, raw in enumerate(text.splitlines(), start=1):
@@ -141,6 +229,9 @@ def _parse_split_list(
         key, label = parts[0].replace("\\", "/").removeprefix("./"), parts[1]
         if Path(key).suffix.lower() not in VIDEO_SUFFIXES:
             problems.append(DatasetProblem(list_name, number, f"not a video path: {key!r}"))
+            continue
+        if allowed is not None and not allowed(key):  # before looking: a refusal tells nothing outside
+            problems.append(DatasetProblem(list_name, number, f"{key}: {_OUTSIDE}"))
             continue
         if not exists(key):
             problems.append(DatasetProblem(list_name, number, f"clip not found: {key}"))
@@ -161,31 +252,43 @@ def _from_tree(keys: Sequence[str]) -> list[Sample]:
     return samples
 
 
-def _open_folder(root: Path) -> VideoDataset:
+def _open_folder(root: Path, roots: tuple[Path, ...] | None) -> VideoDataset:
+    def allowed(key: str) -> bool:
+        return roots is None or within_roots(root / key, roots) is not None
+
     lists = [name for name in SPLIT_FILES if (root / name).is_file()]
+    problems: list[DatasetProblem] = []
     if lists:
         samples: list[Sample] = []
-        problems: list[DatasetProblem] = []
         for name in lists:
+            if not allowed(name):  # a split list that is a symlink out of the roots
+                problems.append(DatasetProblem(name, None, _OUTSIDE))
+                continue
             text = (root / name).read_text(encoding="utf-8", errors="replace")
             found, issues = _parse_split_list(
-                text, name, name[: -len(".csv")], lambda k: (root / k).is_file()
+                text, name, name[: -len(".csv")], lambda k: (root / k).is_file(), allowed
             )
             samples += found
             problems += issues
-        return VideoDataset(root, "split-lists", tuple(samples), tuple(problems))
+        return VideoDataset(root, "split-lists", tuple(samples), tuple(problems), roots)
     keys = []
-    for folder, _, files in os.walk(root):
+    for folder, _, files in os.walk(root):  # folder symlinks are not followed
         relative = Path(folder).relative_to(root)
-        keys += [(relative / f).as_posix() for f in files if Path(f).suffix.lower() in VIDEO_SUFFIXES]
-    problems = [] if keys else [DatasetProblem(str(root), None, "no video files found")]
+        videos = [(relative / f).as_posix() for f in files if Path(f).suffix.lower() in VIDEO_SUFFIXES]
+        for key in sorted(videos):
+            if allowed(key):
+                keys.append(key)
+            else:  # a file symlink pointing out of the roots
+                problems.append(DatasetProblem(key, None, _OUTSIDE))
+    if not keys and not problems:
+        problems.append(DatasetProblem(str(root), None, "no video files found"))
     samples = _from_tree(keys)
     if keys and not samples:
         problems.append(DatasetProblem(str(root), None, "videos lie at the root: put them in class folders"))
-    return VideoDataset(root, "folder", tuple(samples), tuple(problems))
+    return VideoDataset(root, "folder", tuple(samples), tuple(problems), roots)
 
 
-def _open_hdf5(path: Path) -> VideoDataset:
+def _open_hdf5(path: Path, roots: tuple[Path, ...] | None) -> VideoDataset:
     import h5py
 
     try:
@@ -200,7 +303,11 @@ def _open_hdf5(path: Path) -> VideoDataset:
         samples: list[Sample] = []
         problems: list[DatasetProblem] = []
         for name in lists:
-            text = _h5_bytes(h5[name]).decode("utf-8", errors="replace")
+            try:
+                text = _h5_member_bytes(h5, name, path, roots).decode("utf-8", errors="replace")
+            except OutsideRootsError as err:
+                problems.append(DatasetProblem(name, None, str(err).removeprefix(f"{name}: ")))
+                continue
             found, issues = _parse_split_list(text, name, name.removesuffix(".csv"), key_set.__contains__)
             samples += found
             problems += issues
@@ -208,18 +315,22 @@ def _open_hdf5(path: Path) -> VideoDataset:
         samples = _from_tree([k for k in keys if Path(k).suffix.lower() in VIDEO_SUFFIXES])
         if not samples:
             problems.append(DatasetProblem(path.name, None, "no videos found in the pack"))
-    return VideoDataset(path, "hdf5", tuple(samples), tuple(problems))
+    return VideoDataset(path, "hdf5", tuple(samples), tuple(problems), roots)
 
 
-def open_dataset(path: str | os.PathLike) -> VideoDataset:
+def open_dataset(path: str | os.PathLike, roots: Sequence[str | os.PathLike] | None = None) -> VideoDataset:
     """List a dataset without decoding it.
 
     Args:
         path: a folder of clips in class folders (``class/clip.mp4``, optionally under ``train/`` etc.),
             a folder with split lists ``train.csv``/``val.csv``/``test.csv`` (lines ``relative/clip.mp4
             label``), or an ``.h5``/``.hdf5`` file holding that tree as raw bytes per file.
+        roots: folders the dataset's files must lie in, once ``..`` and symlinks are followed (None: no
+            check). Samples outside are refused and named in ``problems``; :meth:`VideoDataset.read`
+            checks again before it opens a file.
 
     Raises:
+        OutsideRootsError: ``path`` itself resolves outside ``roots``.
         DatasetError: the path does not exist or is not a folder or an HDF5 file.
 
     Example:
@@ -235,12 +346,18 @@ def open_dataset(path: str | os.PathLike) -> VideoDataset:
         ...     print(problem)
         train.csv:2: clip not found: jump/b.mp4
         train.csv:3: expected 'path label', got 'broken'
+        >>> _ = (root / "val.csv").write_text("../elsewhere/c.mp4 run\\n")
+        >>> print(open_dataset(root, roots=[root]).problems[-1])
+        val.csv:1: ../elsewhere/c.mp4: outside the dataset roots: refused
     """
     root = Path(path).expanduser()
+    allowed = None if roots is None else tuple(Path(r).expanduser().resolve() for r in roots)
+    if allowed is not None and within_roots(root, allowed) is None:  # before looking: says nothing outside
+        raise OutsideRootsError(f"{root}: {_OUTSIDE}")
     if not root.exists():
         raise DatasetError(f"{root}: no such file or folder")
     if root.is_dir():
-        return _open_folder(root)
+        return _open_folder(root, allowed)
     if root.suffix.lower() in {".h5", ".hdf5"}:
-        return _open_hdf5(root)
+        return _open_hdf5(root, allowed)
     raise DatasetError(f"{root.name}: expected a folder of clips or an .h5/.hdf5 pack")

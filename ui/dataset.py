@@ -53,7 +53,7 @@ def listing_stamp(path: str) -> tuple[float, ...]:
 @st.cache_resource(max_entries=4, show_spinner="Listing the dataset…")
 def listed(path: str, stamp: tuple[float, ...]) -> VideoDataset:
     """Listing only (nothing decoded), kept while the files it came from are unchanged."""
-    return open_dataset(path)
+    return open_dataset(path, roots=dataset_roots())  # every file it names is checked against the roots
 
 
 @st.cache_resource(max_entries=2, show_spinner="Making the demo dataset (first use only: a few seconds)…")

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mp_core.errors import InputError
+from mp_core.files import atomic_target
 from mp_core.report import ReportSummary, run_report
 from mp_core.synthetic import make_demo_dataset
 from ui.samples import list_samples
@@ -41,6 +42,8 @@ class ReportRequest:
     max_side: int = 224
     split: str | None = None
     workers: int | None = None  #: processes (None: every CPU)
+    roots: tuple[Path, ...] | None = None  #: files are read only inside these (None: anywhere)
+    retry_errors: bool = False  #: compute the rows kept with an error again
 
 
 def report_file(dataset: Path, cache: Path, frames: int, max_side: int) -> Path:
@@ -70,9 +73,8 @@ def demo_dataset(cache: Path) -> Path:
     for sample in list_samples():
         target = shipped / sample.path.name
         if not target.is_file() or target.stat().st_size != sample.path.stat().st_size:
-            partial = target.with_suffix(".part")  # not a video suffix: never listed half-written
-            shutil.copyfile(sample.path, partial)
-            partial.replace(target)
+            with atomic_target(target) as partial:  # a fresh hidden name: never listed half-written
+                shutil.copyfile(sample.path, partial)
     return Path(root)
 
 
@@ -159,6 +161,8 @@ class ReportJob:
                 max_side=request.max_side,
                 split=request.split,
                 workers=request.workers,
+                roots=request.roots,
+                retry_errors=request.retry_errors,
                 progress=self._progress,
                 should_stop=self.should_stop,
             )

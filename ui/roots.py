@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from mp_core.errors import DatasetError
+from mp_core.datasets import OutsideRootsError, within_roots
 
 __all__ = [
     "CACHE_ENV",
@@ -28,8 +28,12 @@ ROOTS_ENV = "MP_DATASET_ROOTS"
 CACHE_ENV = "MP_CACHE_DIR"
 
 
-class PathNotAllowedError(DatasetError):
-    """The path lies outside every dataset root of this server."""
+class PathNotAllowedError(OutsideRootsError):
+    """A typed path lies outside every dataset root of this server.
+
+    The files a dataset names are checked by :func:`mp_core.datasets.open_dataset` given
+    :func:`dataset_roots` (``roots=``), which raises the parent class.
+    """
 
 
 def cache_dir(environ: Mapping[str, str] = os.environ) -> Path:
@@ -88,9 +92,8 @@ def allowed_path(path: str | os.PathLike[str], roots: Sequence[Path]) -> Path:
     candidate = Path(text).expanduser()
     if not candidate.is_absolute():
         raise PathNotAllowedError(f"{text} is a relative path: give the full path, starting with /")
-    resolved = candidate.resolve()
-    for root in roots:
-        if resolved.is_relative_to(root.resolve()):
-            return resolved
+    resolved = within_roots(candidate, roots)
+    if resolved is not None:
+        return resolved
     allowed = ", ".join(str(root) for root in roots) or "none configured"
     raise PathNotAllowedError(f"{text} is outside the dataset roots of this server ({allowed})")

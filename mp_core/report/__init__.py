@@ -15,6 +15,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from mp_core.datasets import DatasetProblem, open_dataset
 from mp_core.errors import DatasetError, ParameterError
 from mp_core.report.engines import ENGINES, local_rows, ray_rows
@@ -25,8 +28,10 @@ from mp_core.report.store import (
     REPORT_SCHEMA,
     PartWriter,
     ReportError,
+    key_table,
     merge_parts,
     read_report,
+    read_report_pieces,
     report_dataset,
     report_lock,
 )
@@ -41,6 +46,7 @@ __all__ = [
     "ReportError",
     "ReportSummary",
     "read_report",
+    "read_report_pieces",
     "report_dataset",
     "run_report",
 ]
@@ -58,12 +64,14 @@ class ReportSummary:
     cancelled: bool  #: stopped by ``should_stop``: the rows so far are kept, a new run resumes
     seconds: float
     engine: str = "local"
+    retried: int = 0  #: error rows of earlier runs computed again (``retry_errors``)
     problems: tuple[DatasetProblem, ...] = ()  #: what the dataset listing skipped (no row for those)
 
     def __str__(self) -> str:
         state = "cancelled (run again to resume)" if self.cancelled else "done"
+        retried = f" ({self.retried} retried)" if self.retried else ""
         return (
-            f"{self.path}: {state}: {self.rows_computed} rows computed, {self.rows_reused} reused, "
+            f"{self.path}: {state}: {self.rows_computed} rows computed{retried}, {self.rows_reused} reused, "
             f"{self.errors} errors, {self.rows_total} rows asked for, {self.seconds:.1f} s ({self.engine})"
         )
 
@@ -78,19 +86,57 @@ def _specs(params: Sequence[str | ParamSpec]) -> tuple[ParamSpec, ...]:
     return tuple(unique.values())
 
 
-def _check_resume(table, specs: tuple[ParamSpec, ...], root: str) -> None:
+def _check_resume(table: pa.Table, specs: tuple[ParamSpec, ...], root: str) -> None:
     dataset = report_dataset(table)
     if dataset is not None and dataset != root:
         raise ReportError(f"the report was made from {dataset}, not {root}: write this one to another file")
     by_text = {spec.text: spec.params for spec in specs}
-    rows = table.select(["params", "m", "n"]).to_pylist()
-    for row in rows:
-        params = by_text.get(row["params"])
-        if params is not None and (params.m, params.n) != (row["m"], row["n"]):
+    asked = table.filter(pc.is_in(table.column("params"), pa.array(list(by_text), pa.string())))
+    values = asked.group_by(["params", "m", "n"], use_threads=False).aggregate([])
+    for row in values.to_pylist():  # one row per set and values: a few
+        params = by_text[row["params"]]
+        if (params.m, params.n) != (row["m"], row["n"]):
             raise ReportError(
                 f"--params {row['params']!r} now reads m={params.m:g}, n={params.n:g}, but the report has "
                 f"m={row['m']:g}, n={row['n']:g} under that name: write this one to another file"
             )
+
+
+def _missing(
+    keys: list[str], specs: tuple[ParamSpec, ...], existing: pa.Table | None, sampling: tuple[int, int | None]
+) -> tuple[pa.Table, pa.Table]:
+    """The (path, params) pairs of ``keys`` x ``specs`` with no row at this sampling, in listing order, and
+    those whose row is an error (a sample that could not be read): ``(missing, failed)``, column-wise.
+    """
+    texts = [spec.text for spec in specs]
+    wanted = pa.table(
+        {
+            "path": pa.array([key for key in keys for _ in texts], pa.string()),
+            "params": pa.array(texts * len(keys), pa.string()),
+            "order": pa.array(range(len(keys) * len(texts)), pa.int64()),
+        }
+    )
+    if existing is None:
+        return wanted, wanted.slice(0, 0)
+    frames, max_side = sampling
+    rows = key_table(existing).append_column("failed", pc.is_valid(existing.column("error")))
+    same = pc.and_(pc.equal(rows.column("frames"), frames), pc.equal(rows.column("max_side"), max_side or -1))
+    rows = rows.filter(same)
+    pairs = ["path", "params"]
+    missing = wanted.join(rows.select(pairs), pairs, join_type="left anti").sort_by("order")
+    failed = wanted.join(rows.filter(rows.column("failed")).select(pairs), pairs, join_type="left semi")
+    return missing, failed.sort_by("order")
+
+
+def _tasks(samples: list, specs: tuple[ParamSpec, ...], missing: pa.Table) -> list[SampleTask]:
+    """One task per sample with rows missing, in listing order, naming the missing sets."""
+    index = {spec.text: i for i, spec in enumerate(specs)}
+    by_key: dict[str, list[int]] = {}
+    for key, text in zip(
+        missing.column("path").to_pylist(), missing.column("params").to_pylist(), strict=True
+    ):
+        by_key.setdefault(key, []).append(index[text])
+    return [SampleTask(s.key, s.label, s.split, tuple(by_key[s.key])) for s in samples if s.key in by_key]
 
 
 def run_report(
@@ -104,6 +150,8 @@ def run_report(
     engine: str = "local",
     workers: int | None = None,
     ray_address: str | None = None,
+    roots: Sequence[str | os.PathLike] | None = None,
+    retry_errors: bool = False,
     progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> ReportSummary:
@@ -126,6 +174,11 @@ def run_report(
         engine: ``"local"`` (process pool) or ``"ray"`` (Ray Data).
         workers: processes (local) or CPUs of a local Ray (default: ``os.cpu_count()``).
         ray_address: a Ray cluster to join (engine ``"ray"``).
+        roots: read only files inside these folders (``..`` and symlinks followed; see
+            :func:`~mp_core.datasets.open_dataset`): samples outside get no row and are named in
+            ``problems``. None: no check (the command line's own files).
+        retry_errors: compute again the rows kept with an ``error`` (a clip that could not be read);
+            without it they count as done. A retried row replaces the old one.
         progress: called in this process as ``progress(rows done, rows total)``, reused rows counted done.
         should_stop: polled several times a second; True stops the run, keeping what was computed.
 
@@ -161,7 +214,7 @@ def run_report(
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise ParameterError(f"workers must be an integer >= 1, got {workers!r}")
     specs = _specs(params)
-    listing = open_dataset(dataset)
+    listing = open_dataset(dataset, roots)
     if not listing.samples:
         found = "; ".join(map(str, listing.problems[:3])) or "nothing listed"
         raise DatasetError(f"{listing.root}: no samples to report on ({found})")
@@ -171,31 +224,22 @@ def run_report(
         if not samples:
             known = ", ".join(f"{name} ({count})" for name, count in listing.splits.items()) or "none"
             raise ReportError(f"no samples in split {split!r}; the dataset's splits: {known}")
+    samples = list({s.key: s for s in reversed(samples)}.values())[::-1]  # a clip listed twice: one row
     root = str(listing.root.resolve())
     out_path = Path(out).expanduser()
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    context = ReportContext(root, listing.kind, specs, frames, max_side)
+    context = ReportContext(root, listing.kind, specs, frames, max_side, listing.roots)
     with report_lock(out_path):
-        done_keys: set[tuple[str, str]] = set()
-        try:
-            existing = read_report(out_path)
-        except ReportError:
-            if out_path.exists():
-                raise
-            existing = None
+        existing = read_report_pieces(out_path).table
         if existing is not None:
             _check_resume(existing, specs, root)
-            keyed = existing.select(list(KEY_COLUMNS)).to_pylist()
-            done_keys = {
-                (r["path"], r["params"]) for r in keyed if (r["frames"], r["max_side"]) == (frames, max_side)
-            }
-        tasks = []
-        for sample in samples:
-            missing = tuple(i for i, s in enumerate(specs) if (sample.key, s.text) not in done_keys)
-            if missing:
-                tasks.append(SampleTask(sample.key, sample.label, sample.split, missing))
+        missing, failed = _missing([s.key for s in samples], specs, existing, (frames, max_side))
+        retried = failed.num_rows if retry_errors else 0
+        if retried:  # error rows are kept as done unless asked: then they are computed again
+            missing = pa.concat_tables([missing, failed]).sort_by("order")
+        tasks = _tasks(samples, specs, missing)
         total = len(samples) * len(specs)
-        reused = total - sum(len(t.spec_indices) for t in tasks)
+        reused = total - missing.num_rows
         computed = errors = 0
         cancelled = bool(should_stop and should_stop())
         if progress is not None:
@@ -231,6 +275,7 @@ def run_report(
         rows_computed=computed,
         rows_reused=reused,
         errors=errors,
+        retried=retried,
         cancelled=cancelled,
         seconds=time.monotonic() - started,
         engine=engine,

@@ -44,6 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--ray-address", help="join this Ray cluster (engine ray), e.g. auto or ray://host:10001"
     )
+    parser.add_argument(
+        "--retry-errors",
+        action="store_true",
+        help="compute again the rows kept with an error (a clip that could not be read); without it they "
+        "count as done",
+    )
     return parser
 
 
@@ -76,6 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             engine=args.engine,
             workers=args.workers,
             ray_address=args.ray_address,
+            retry_errors=args.retry_errors,
             progress=progress,
             should_stop=stop.is_set,
         )

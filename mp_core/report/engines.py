@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +24,35 @@ import torch
 from mp_core.report.rows import ReportContext, SampleTask, sample_rows
 from mp_core.report.store import REPORT_SCHEMA
 
-__all__ = ["ENGINES", "local_rows", "ray_rows"]
+__all__ = ["ENGINES", "WorkerLostError", "local_rows", "ray_rows"]
+
+
+class WorkerLostError(RuntimeError):
+    """A worker process died mid-run (killed, out of memory): the rows so far are kept, a new run resumes."""
+
 
 Rows = list[dict[str, Any]]
+
+
+def _exit_with_parent() -> None:
+    """End this worker when the process that started it dies (killed with SIGKILL, out of memory).
+
+    A pool's workers wait for work on a queue whose writing end they hold themselves, so they would wait
+    forever, one process per core, after the parent is killed (seen here). The parent's sentinel becomes
+    ready when it ends; on POSIX an orphan also gets a new parent id, which is checked too.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is None:  # not started by multiprocessing (a Ray actor): Ray watches its own workers
+        return
+    parent_id = os.getppid()
+
+    def watch() -> None:
+        while not multiprocessing.connection.wait([parent.sentinel], timeout=0.5):
+            if os.getppid() != parent_id:
+                break
+        os._exit(1)  # the parent is gone: nobody will read what this worker computes
+
+    threading.Thread(target=watch, name="exit with parent", daemon=True).start()
 
 
 def _init_worker() -> None:
@@ -31,6 +60,7 @@ def _init_worker() -> None:
     torch.set_num_threads(1)
     # Ctrl-C reaches the whole process group: the parent cancels cleanly, workers must not die mid-sample.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _exit_with_parent()
 
 
 def local_rows(
@@ -64,7 +94,14 @@ def local_rows(
             if not done:
                 yield []
             for future in done:
-                yield future.result()
+                try:
+                    rows = future.result()
+                except BrokenProcessPool as err:
+                    raise WorkerLostError(
+                        "a report worker process died (killed, or out of memory): the rows computed so far "
+                        "are kept; run the report again to compute the rest"
+                    ) from err
+                yield rows
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 

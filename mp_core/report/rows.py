@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from mp_core.datasets import VideoDataset
+from mp_core.datasets import OutsideRootsError, VideoDataset, within_roots
 from mp_core.errors import InputError, ShapeError
 from mp_core.metrics import attention_stats, motion_focus
 from mp_core.motion import frame_difference, power_normalization, rgb_to_gray
@@ -40,6 +40,7 @@ class ReportContext:
     specs: tuple[ParamSpec, ...]
     frames: int
     max_side: int | None
+    roots: tuple[Path, ...] | None = None  #: read only files inside these (None: anywhere)
     device: str = "cpu"  #: where the statistics are computed; decoding is on the CPU anyway
 
 
@@ -144,6 +145,8 @@ def _read_mask(context: ReportContext, key: str, clip: Clip) -> Tensor | None:
     if context.kind == "hdf5":
         return None
     sidecar = mask_path(Path(context.root) / key)
+    if context.roots is not None and within_roots(sidecar, context.roots) is None:
+        raise OutsideRootsError(f"mask sidecar {sidecar.name}: outside the dataset roots: refused")
     if not sidecar.is_file():
         return None
     try:
@@ -168,7 +171,7 @@ def sample_rows(context: ReportContext, task: SampleTask) -> list[dict[str, Any]
         "frames": context.frames,
         "max_side": context.max_side,
     }
-    dataset = VideoDataset(Path(context.root), context.kind, ())
+    dataset = VideoDataset(Path(context.root), context.kind, (), roots=context.roots)
     try:
         clip = dataset.read(task.key, num_frames=context.frames, uniform=True, max_side=context.max_side)
         common, measured = measure_clip(clip, specs, _read_mask(context, task.key, clip), context.device)

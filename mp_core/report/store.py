@@ -1,9 +1,11 @@
 """Where a report lives on disk: one Parquet file plus, while a run goes on, atomically written parts.
 
 ``REPORT.parquet`` holds the merged rows. A run appends ``REPORT.parquet.parts/part-<run>-<n>.parquet``
-files, each written under a temporary name and renamed, so a killed run leaves only whole parts; a run that
-finishes merges everything into ``REPORT.parquet`` (again through a rename) and removes the parts it merged.
-:func:`read_report` reads the file and any parts, so an interrupted report is readable as it is.
+files, each written under a temporary name and renamed, so a killed run leaves only whole parts (and maybe a
+hidden temporary file, never read); a run that finishes merges everything into ``REPORT.parquet`` (again
+through a rename) and removes the parts it merged and the temporary files of killed runs.
+:func:`read_report` reads the file and any parts, so an interrupted report is readable as it is; a part that
+cannot be read (truncated by a full disk, a copy cut short) is skipped and named, its rows computed again.
 """
 
 from __future__ import annotations
@@ -12,13 +14,16 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from filelock import FileLock, Timeout
 
+from mp_core.datasets import OutsideRootsError, within_roots
 from mp_core.errors import InputError
 from mp_core.files import atomic_target
 
@@ -28,9 +33,12 @@ __all__ = [
     "REPORT_SCHEMA",
     "PartWriter",
     "ReportError",
+    "ReportReading",
+    "key_table",
     "merge_parts",
     "parts_folder",
     "read_report",
+    "read_report_pieces",
     "report_lock",
     "row_key",
 ]
@@ -113,48 +121,97 @@ def _conform(table: pa.Table, name: str) -> pa.Table:
 def _read_table(path: Path) -> pa.Table:
     try:
         return _conform(pq.read_table(path), path.name)
-    except pa.ArrowInvalid as err:
+    except (pa.ArrowInvalid, OSError) as err:
+        if isinstance(err, FileNotFoundError):
+            raise
         raise ReportError(f"{path.name}: not a readable Parquet file ({err})") from err
 
 
-def _read_pieces(out: Path) -> tuple[list[pa.Table], list[Path]]:
+class ReportReading(NamedTuple):
+    """A report as read: its rows (None when there are none), the parts read, and the parts skipped."""
+
+    table: pa.Table | None
+    parts: list[Path]
+    damaged: list[str]  #: "part: why" for each part that could not be read
+
+
+def _read_pieces(out: Path, roots: Sequence[Path] | None) -> ReportReading:
+    if roots is not None and within_roots(out, roots) is None:
+        raise OutsideRootsError(f"{out}: outside the dataset roots: refused")
     tables = [_read_table(out)] if out.is_file() else []
     folder = parts_folder(out)
-    parts = sorted(folder.glob("part-*.parquet")) if folder.is_dir() else []
-    tables += [_read_table(part) for part in parts]
-    return tables, parts
+    parts, damaged = [], []
+    for part in sorted(folder.glob("part-*.parquet")) if folder.is_dir() else []:
+        if roots is not None and within_roots(part, roots) is None:  # a symlinked parts folder or part
+            damaged.append(f"{part.name}: outside the dataset roots: refused")
+            continue
+        try:  # a run's own parts are whole (renamed into place); anything else is skipped, not fatal
+            tables.append(_read_table(part))
+        except ReportError as err:
+            damaged.append(str(err))
+        parts.append(part)
+    metadata = tables[0].schema.metadata if tables else None
+    table = pa.concat_tables([t.replace_schema_metadata(metadata) for t in tables]) if tables else None
+    return ReportReading(None if table is None else _unique(table), parts, damaged)
+
+
+def key_table(table: pa.Table) -> pa.Table:
+    """The key columns, ``max_side``'s null (full size) as -1: joins never match null keys.
+
+    Example:
+        >>> sides = pa.array([None, 224], pa.int32())
+        >>> rows = pa.table({"path": ["a", "a"], "params": ["F", "F"], "frames": [16, 16], "max_side": sides})
+        >>> key_table(rows).column("max_side").to_pylist()
+        [-1, 224]
+    """
+    columns = [table.column(name) for name in KEY_COLUMNS]
+    columns[-1] = pc.fill_null(columns[-1], -1)
+    return pa.table(columns, names=list(KEY_COLUMNS))
 
 
 def _unique(table: pa.Table) -> pa.Table:
-    """First row of each key (the merged file, then parts in order: an old row is never replaced)."""
-    seen: set[tuple[Any, ...]] = set()
-    keep = []
-    columns = [table.column(name).to_pylist() for name in KEY_COLUMNS]
-    for index, key in enumerate(zip(*columns, strict=True)):
-        if key not in seen:
-            seen.add(key)
-            keep.append(index)
-    return table if len(keep) == table.num_rows else table.take(keep)
+    """One row per key: the first row computed without error, else the last error (the newest message).
+
+    The merged file comes first, then parts in the order they were written, so a good row is never
+    replaced, and a retried row (``retry_errors``) replaces the error it was computed for.
+    """
+    keys = key_table(table).append_column("index", pa.array(range(table.num_rows), pa.int64()))
+    failed = pc.is_valid(table.column("error"))
+    good = keys.filter(pc.invert(failed)).group_by(list(KEY_COLUMNS), use_threads=False)
+    good = good.aggregate([("index", "min")]).rename_columns([*KEY_COLUMNS, "index"])
+    errors = keys.filter(failed).group_by(list(KEY_COLUMNS), use_threads=False)
+    errors = errors.aggregate([("index", "max")]).rename_columns([*KEY_COLUMNS, "index"])
+    errors = errors.join(good.select(list(KEY_COLUMNS)), list(KEY_COLUMNS), join_type="left anti")
+    chosen = pa.chunked_array([*good.column("index").chunks, *errors.column("index").chunks], pa.int64())
+    if len(chosen) == table.num_rows:
+        return table
+    return table.take(chosen.take(pc.sort_indices(chosen)))  # in the order the rows came
 
 
-def _read_with_parts(out: Path) -> tuple[pa.Table | None, list[Path]]:
+def read_report_pieces(path: str | os.PathLike, roots: Sequence[Path] | None = None) -> ReportReading:
+    """:func:`read_report`'s rows with the parts read and the damaged parts skipped (None: no report).
+
+    With ``roots`` (a server's dataset roots), the file and each part are read only when they resolve
+    inside one of them; a part outside is skipped and named with the damaged ones.
+
+    Raises:
+        OutsideRootsError: the report file itself lies outside ``roots``.
+    """
+    out = Path(path).expanduser()
     for attempt in range(3):
         try:
-            tables, parts = _read_pieces(out)
-            break
+            return _read_pieces(out, roots)
         except FileNotFoundError:  # a finishing run merged and removed a part between listing and reading
             if attempt == 2:
                 raise
             time.sleep(0.05)
-    if not tables:
-        return None, []
-    metadata = tables[0].schema.metadata
-    merged = pa.concat_tables([t.replace_schema_metadata(metadata) for t in tables])
-    return _unique(merged), parts
+    raise AssertionError("unreachable")
 
 
 def read_report(path: str | os.PathLike) -> pa.Table:
     """The rows of a report, including the parts of a run that is going on or was interrupted.
+
+    A part that cannot be read (see :func:`read_report_pieces`) is skipped: its rows count as missing.
 
     Args:
         path: the report's Parquet file (its ``.parts`` folder is read too).
@@ -167,24 +224,30 @@ def read_report(path: str | os.PathLike) -> pa.Table:
         ReportError: no report there, or a file that is not one.
     """
     out = Path(path).expanduser()
-    table, _ = _read_with_parts(out)
+    table = read_report_pieces(out).table
     if table is None:
         raise ReportError(f"{out}: no report there (neither the file nor its parts)")
     return table
 
 
 def merge_parts(out: Path, dataset: str) -> pa.Table | None:
-    """Fold the parts into ``out`` (atomically) and remove them; returns the merged table."""
-    table, parts = _read_with_parts(out)
-    if table is None or not parts:
-        return table
-    if report_dataset(table) is None:
-        table = table.replace_schema_metadata(_metadata(dataset))
-    _write_atomically(table, out)
+    """Fold the parts into ``out`` (atomically) and remove them; returns the merged table.
+
+    Called under :func:`report_lock`: no other run writes this report, so the hidden temporary files
+    beside it and among its parts are leftovers of killed runs, removed here, as are damaged parts.
+    """
+    table, parts, _ = read_report_pieces(out)
+    if table is not None and parts:
+        if report_dataset(table) is None:
+            table = table.replace_schema_metadata(_metadata(dataset))
+        _write_atomically(table, out)
     for part in parts:
         part.unlink(missing_ok=True)
-    with contextlib.suppress(OSError):  # not empty: leftovers of someone else's run; keep them
-        parts_folder(out).rmdir()
+    folder = parts_folder(out)
+    for leftover in [*out.parent.glob(f".{out.name}.*.tmp"), *folder.glob(".part-*.tmp")]:
+        leftover.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # not empty: someone else's files; keep them
+        folder.rmdir()
     return table
 
 
@@ -192,22 +255,18 @@ def merge_parts(out: Path, dataset: str) -> pa.Table | None:
 def report_lock(out: Path) -> Iterator[None]:
     """Hold ``REPORT.parquet.lock`` for the run: two runs never write one report at once.
 
-    An advisory ``flock``: released by the system when the process ends, even when it is killed.
+    A :class:`filelock.FileLock` (``flock`` on POSIX, ``msvcrt`` on Windows): the system releases it when
+    the process ends, even when it is killed, so a killed run never blocks the next one.
     """
+    lock = FileLock(out.with_name(out.name + ".lock"), timeout=0, thread_local=False)
     try:
-        import fcntl
-    except ImportError:  # not POSIX: no locking
+        lock.acquire()
+    except Timeout as err:
+        raise ReportError(f"{out.name}: another run is writing this report; wait for it to end") from err
+    try:
         yield
-        return
-    with open(out.with_name(out.name + ".lock"), "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as err:
-            raise ReportError(f"{out.name}: another run is writing this report; wait for it to end") from err
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    finally:
+        lock.release()
 
 
 class PartWriter:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from mp_core.datasets import DatasetProblem, Sample, open_dataset
+from mp_core.datasets import DatasetProblem, OutsideRootsError, Sample, open_dataset
 from mp_core.errors import DatasetError, InputError
 from mp_core.synthetic import synthetic_clip
 from mp_core.video_io import write_video
@@ -172,3 +172,141 @@ def test_empty_folder_is_a_problem_not_a_crash(tmp_path: Path) -> None:
     dataset = open_dataset(tmp_path)
     assert len(dataset) == 0
     assert "no video files found" in str(dataset.problems[0])
+
+
+# --- dataset roots: nothing outside them is read ----------------------------------------------------------
+
+
+@pytest.fixture
+def escapes(tmp_path: Path) -> dict[str, Path]:
+    """root/ (the only allowed root) and secret/ beside it holding a clip and an HDF5 file."""
+    root, secret = tmp_path / "root", tmp_path / "secret"
+    write_clip(root / "data" / "jump" / "a.mp4", 0)
+    write_clip(root / "data" / "run" / "b.mp4", 1)
+    write_clip(secret / "s.mp4", 2)
+    return {"root": root, "data": root / "data", "secret": secret, "clip": secret / "s.mp4"}
+
+
+def _no_video_opened(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(av, "open", lambda *args, **kwargs: pytest.fail("a video was opened"))
+
+
+def test_split_list_lines_that_escape_are_refused_and_named(
+    escapes: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = escapes["data"]
+    lines = ["jump/a.mp4 jump", "../../secret/s.mp4 x", f"{escapes['clip']} x", "../../secret/none.mp4 x"]
+    (data / "train.csv").write_text("\n".join([*lines, "run/b.mp4 run"]))
+    unchecked = open_dataset(data)  # no roots (the command line): every existing clip is listed
+    assert [s.key for s in unchecked] == [
+        "jump/a.mp4",
+        "../../secret/s.mp4",
+        str(escapes["clip"]),
+        "run/b.mp4",
+    ]
+    dataset = open_dataset(data, roots=[escapes["root"]])
+    assert [s.key for s in dataset] == ["jump/a.mp4", "run/b.mp4"]
+    # Refused before anything is looked up: a missing file outside reads the same as an existing one.
+    assert [str(p) for p in dataset.problems] == [
+        "train.csv:2: ../../secret/s.mp4: outside the dataset roots: refused",
+        f"train.csv:3: {escapes['clip']}: outside the dataset roots: refused",
+        "train.csv:4: ../../secret/none.mp4: outside the dataset roots: refused",
+    ]
+    assert dataset.read("run/b.mp4").frames.shape == (6, 32, 48, 3)
+    assert unchecked.read("../../secret/s.mp4").frames.shape == (6, 32, 48, 3)  # there, and readable
+    _no_video_opened(monkeypatch)
+    for key in ("../../secret/s.mp4", str(escapes["clip"])):  # a report's path column names any key
+        with pytest.raises(OutsideRootsError, match="outside the dataset roots: refused") as raised:
+            dataset.read(key, num_frames=4, uniform=True)
+        assert isinstance(raised.value, DatasetError)
+
+
+def test_a_symlink_inside_the_root_pointing_out_is_refused(
+    escapes: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = escapes["data"]
+    (data / "jump" / "out.mp4").symlink_to(escapes["clip"])  # a file symlink out
+    (data / "jump" / "in.mp4").symlink_to(data / "run" / "b.mp4")  # one that stays inside: fine
+    (data / "away").symlink_to(escapes["secret"], target_is_directory=True)  # a folder symlink: not walked
+    assert "jump/out.mp4" in [s.key for s in open_dataset(data)]
+    dataset = open_dataset(data, roots=[escapes["root"]])
+    assert [s.key for s in dataset] == ["jump/a.mp4", "jump/in.mp4", "run/b.mp4"]
+    assert [str(p) for p in dataset.problems] == ["jump/out.mp4: outside the dataset roots: refused"]
+    assert dataset.read("jump/in.mp4").frames.shape == (6, 32, 48, 3)
+    _no_video_opened(monkeypatch)
+    for key in ("jump/out.mp4", "away/s.mp4"):
+        with pytest.raises(OutsideRootsError):
+            dataset.read(key)
+
+
+def test_a_dataset_or_split_list_outside_the_roots_is_refused(escapes: dict[str, Path]) -> None:
+    with pytest.raises(OutsideRootsError, match=r"secret: outside the dataset roots: refused"):
+        open_dataset(escapes["secret"], roots=[escapes["root"]])
+    with pytest.raises(OutsideRootsError):  # judged by where it leads, not by how it is written
+        open_dataset(escapes["data"] / ".." / ".." / "secret", roots=[escapes["root"]])
+    (escapes["secret"] / "val.csv").write_text("../root/data/jump/a.mp4 jump\n")
+    (escapes["data"] / "val.csv").symlink_to(escapes["secret"] / "val.csv")  # a split list pointing out
+    dataset = open_dataset(escapes["data"], roots=[escapes["root"]])
+    assert (len(dataset), [str(p) for p in dataset.problems]) == (
+        0,
+        ["val.csv: outside the dataset roots: refused"],
+    )
+
+
+def _bytes_of(path: Path) -> np.ndarray:
+    return np.frombuffer(path.read_bytes(), np.uint8)
+
+
+def _pack_with_outside_members(escapes: dict[str, Path]) -> Path:
+    """A pack inside the root whose members keep their bytes in files outside it, three ways."""
+    clip = escapes["clip"]
+    size = clip.stat().st_size
+    outside = escapes["secret"] / "outside.h5"
+    with h5py.File(outside, "w") as h5:
+        h5.create_dataset("s.mp4", data=np.frombuffer(clip.read_bytes(), np.uint8))
+    pack = escapes["data"] / "pack.h5"
+    with h5py.File(pack, "w") as h5:
+        h5.create_dataset(
+            "jump/a.mp4", data=np.frombuffer((escapes["data"] / "jump/a.mp4").read_bytes(), np.uint8)
+        )
+        h5["linked/x.mp4"] = h5py.ExternalLink(str(outside), "s.mp4")  # an external link
+        h5["away"] = h5py.ExternalLink("../../secret/outside.h5", "/")  # a relative one, to a group
+        h5["soft/y.mp4"] = h5py.SoftLink("/linked/x.mp4")  # a soft link to the external one
+        h5.create_dataset("raw/x.mp4", shape=(size,), dtype=np.uint8, external=[(str(clip), 0, size)])
+        layout = h5py.VirtualLayout(shape=(size,), dtype=np.uint8)
+        layout[:] = h5py.VirtualSource(str(outside), "s.mp4", shape=(size,))
+        h5.create_virtual_dataset("virtual/x.mp4", layout)
+    return pack
+
+
+def test_hdf5_members_stored_outside_the_roots_are_refused(
+    escapes: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pack = _pack_with_outside_members(escapes)
+    members = ["linked/x.mp4", "away/s.mp4", "soft/y.mp4", "raw/x.mp4", "virtual/x.mp4"]
+    unchecked = open_dataset(pack)
+    for key in members:  # without roots each reads the outside clip: the refusals below are real
+        assert unchecked.read(key).frames.shape == (6, 32, 48, 3), key
+    dataset = open_dataset(pack, roots=[escapes["root"]])
+    assert dataset.read("jump/a.mp4").frames.shape == (6, 32, 48, 3)
+    _no_video_opened(monkeypatch)
+    for key in members:
+        with pytest.raises(OutsideRootsError, match=f"{key}: .* outside the dataset roots: refused"):
+            dataset.read(key)
+    with pytest.raises(OutsideRootsError):  # the pack itself
+        open_dataset(pack, roots=[escapes["secret"]])
+
+
+def test_a_pack_whose_split_list_lies_outside_lists_nothing_from_it(escapes: dict[str, Path]) -> None:
+    (escapes["secret"] / "lists.h5").unlink(missing_ok=True)
+    with h5py.File(escapes["secret"] / "lists.h5", "w") as h5:
+        h5.create_dataset("train.csv", data=np.bytes_(b"jump/a.mp4 jump\n"))
+    pack = escapes["data"] / "lists.h5"
+    with h5py.File(pack, "w") as h5:
+        h5.create_dataset(
+            "jump/a.mp4", data=np.frombuffer((escapes["data"] / "jump/a.mp4").read_bytes(), np.uint8)
+        )
+        h5.create_dataset("train.csv", data=np.bytes_(b"jump/a.mp4 jump\n"))
+        h5["val.csv"] = h5py.ExternalLink(str(escapes["secret"] / "lists.h5"), "train.csv")
+    dataset = open_dataset(pack, roots=[escapes["root"]])
+    assert [s.split for s in dataset] == ["train"]

@@ -3,18 +3,26 @@ both engines, the command line and split filters, on real H.264 datasets made wi
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import signal
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from mp_core.datasets import OutsideRootsError
 from mp_core.errors import DatasetError, ParameterError
-from mp_core.report import REPORT_COLUMNS, ReportError, read_report, run_report
+from mp_core.report import REPORT_COLUMNS, ReportError, read_report, read_report_pieces, run_report
 from mp_core.report.store import parts_folder, report_lock
+from mp_core.specs import parse_params_spec
 from mp_core.synthetic import make_demo_dataset, mask_path, synthetic_clip
 from mp_core.video_io import read_clip_uniform
 from tests.conftest import REPO_ROOT
@@ -285,32 +293,129 @@ def test_command_line(dataset, tmp_path) -> None:
     assert missing.returncode == 2 and "no such file or folder" in missing.stderr
 
 
-@pytest.fixture(scope="module")
-def ray_cluster():
-    """One local Ray for the tests of this module (start-up takes seconds)."""
-    ray = pytest.importorskip("ray")
-    ray.init(
-        num_cpus=2,
-        include_dashboard=False,
-        logging_level="WARNING",
-        runtime_env={"env_vars": {"PYTHONPATH": str(REPO_ROOT)}},
+def test_error_rows_are_kept_and_retried_only_when_asked(dataset, tmp_path) -> None:
+    root = tmp_path / "data"
+    (root / "wave").mkdir(parents=True)
+    (root / "wave" / "a.mp4").write_bytes((dataset / "wave" / "a.mp4").read_bytes())
+    (root / "wave" / "b.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42 cut short")
+    out = tmp_path / "r.parquet"
+    first = run_report(root, out, PARAMS, frames=6, workers=1)
+    assert (first.rows_computed, first.errors, first.retried) == (4, 2, 0)
+    kept = _rows(out)
+    (root / "wave" / "b.mp4").write_bytes((dataset / "wave" / "b.mp4").read_bytes())  # the file is fixed
+    again = run_report(root, out, PARAMS, frames=6, workers=1)
+    assert (again.rows_computed, again.rows_reused, again.retried) == (0, 4, 0)
+    assert _rows(out) == kept  # the error rows stay, with their message: nothing retried unasked
+    assert "b.mp4" in kept[("wave/b.mp4", "FineGym")]["error"]
+    done = _cli(
+        str(root),
+        "--out",
+        str(out),
+        "--frames",
+        "6",
+        "--workers",
+        "1",
+        "--retry-errors",
+        *[arg for params in PARAMS for arg in ("--params", params)],
     )
-    yield ray
-    ray.shutdown()
+    assert done.returncode == 0, done.stderr
+    assert "2 rows computed (2 retried), 2 reused, 0 errors" in done.stdout
+    rows = _rows(out)
+    assert len(rows) == 4 and rows[("wave/a.mp4", "FineGym")] == kept[("wave/a.mp4", "FineGym")]
+    for params in PARAMS:  # the retried rows replace the errors, with the formulas' numbers
+        row = rows[("wave/b.mp4", params)]
+        assert row["error"] is None
+        spec = parse_params_spec(params).params
+        expected = _expected(root / "wave" / "b.mp4", spec.m, spec.n, 6, 224)
+        assert row["mean_attention"] == pytest.approx(expected["mean_attention"], rel=1e-6)
+    last = run_report(root, out, PARAMS, frames=6, workers=1, retry_errors=True)  # no errors left to retry
+    assert (last.rows_computed, last.retried) == (0, 0)
 
 
-def test_ray_engine_gives_the_local_engines_numbers(ray_cluster, dataset, demo, tmp_path) -> None:
+# --- the Ray engine, on a real cluster started for this module -------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def ray_head(tmp_path_factory) -> Iterator[str]:
+    """A local Ray cluster started with ``ray start --head`` (its own process group), and its address.
+
+    Ray is a dependency of the report (requirements.txt): missing, these tests fail. The cluster is torn
+    down by its process group, never with ``ray stop`` (which stops every Ray on the machine).
+    """
+    import ray  # noqa: F401 - fail, not skip, when it is missing
+
+    port = _free_port()
+    folder = tmp_path_factory.mktemp("ray")
+    log = folder / "head.log"
+    # Ray 2.60 turns token authentication on for `ray start` when ~/.ray/auth_token exists, and reads
+    # RAY_AUTH_MODE once per process: a test cluster on localhost opts out, whatever this process imported.
+    environment = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    command = [str(Path(sys.executable).with_name("ray")), "start", "--head", "--block", "--num-cpus", "1"]
+    command += ["--port", str(port), "--node-ip-address", "127.0.0.1", "--include-dashboard=false"]
+    command += ["--disable-usage-stats"]
+    with open(log, "wb") as output:
+        head = subprocess.Popen(
+            command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True, env=environment
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while b"Ray runtime started" not in log.read_bytes():
+            assert head.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "ray start took over 2 minutes:\n" + log.read_text()
+            time.sleep(0.2)
+        yield f"127.0.0.1:{port}"
+        assert head.poll() is None, "the cluster stopped during the tests"  # a joined cluster is left running
+    finally:  # the whole group: `ray start` leaves its GCS and raylet draining for 30 s after SIGTERM
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(head.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            head.wait(15)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(head.pid, signal.SIGKILL)
+        head.wait(15)
+
+
+def test_ray_engine_on_a_cluster_gives_the_local_engines_numbers(ray_head, dataset, demo, tmp_path) -> None:
+    import ray
+
     for name, root in (("dataset", dataset), ("demo", demo)):
         local = run_report(root, tmp_path / f"{name}-local.parquet", PARAMS, frames=10, workers=2)
         remote = run_report(
-            root, tmp_path / f"{name}-ray.parquet", PARAMS, frames=10, engine="ray", workers=2
+            root, tmp_path / f"{name}-ray.parquet", PARAMS, frames=10, engine="ray", ray_address=ray_head
         )
         assert (remote.engine, remote.rows_computed, remote.errors) == ("ray", local.rows_computed, 0)
         by_key = sorted(read_report(tmp_path / f"{name}-local.parquet").to_pylist(), key=lambda r: str(r))
         assert (
             sorted(read_report(tmp_path / f"{name}-ray.parquet").to_pylist(), key=lambda r: str(r)) == by_key
         )
-    assert ray_cluster.is_initialized()  # a Ray it did not start is left running
+    assert not ray.is_initialized()  # joined for the run, then left; the cluster goes on (checked at the end)
+
+
+def test_ray_engine_error_rows_cancel_and_resume(ray_head, dataset, tmp_path) -> None:
+    root = tmp_path / "data"
+    for key in ("wave/a.mp4", "wave/b.mp4", "run/c.mp4"):
+        (root / key).parent.mkdir(parents=True, exist_ok=True)
+        (root / key).write_bytes((dataset / key).read_bytes())
+    (root / "run" / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42 cut short")
+    local = run_report(root, tmp_path / "local.parquet", PARAMS, frames=8, workers=1)
+    assert local.errors == 2
+    out = tmp_path / "ray.parquet"
+    seen: list[int] = []
+    options = {"frames": 8, "engine": "ray", "ray_address": ray_head}
+    stopped = run_report(
+        root, out, PARAMS, **options, progress=lambda d, t: seen.append(d), should_stop=lambda: len(seen) > 1
+    )
+    assert stopped.cancelled and 0 < stopped.rows_computed < 8
+    assert not out.exists() and read_report(out).num_rows == stopped.rows_computed  # parts, readable
+    rest = run_report(root, out, PARAMS, **options)
+    assert (rest.rows_computed, rest.rows_reused) == (8 - stopped.rows_computed, stopped.rows_computed)
+    assert _rows(out) == _rows(tmp_path / "local.parquet")  # error rows and their messages included
 
 
 def test_importing_the_report_needs_neither_ray_nor_streamlit() -> None:
@@ -320,3 +425,18 @@ def test_importing_the_report_needs_neither_ray_nor_streamlit() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_a_report_read_under_roots_skips_parts_that_lie_outside(dataset, tmp_path) -> None:
+    inside, outside = tmp_path / "inside", tmp_path / "outside"
+    run_report(dataset, outside / "r.parquet", ["FineGym"], frames=4, workers=1)
+    (outside / "parts").mkdir()
+    (outside / "parts" / "part-0.parquet").write_bytes((outside / "r.parquet").read_bytes())
+    inside.mkdir()
+    (inside / "r.parquet.parts").symlink_to(outside / "parts")  # a parts folder pointing out
+    assert read_report_pieces(inside / "r.parquet").table.num_rows == 3  # no roots: read
+    reading = read_report_pieces(inside / "r.parquet", roots=[inside])
+    assert reading.table is None and reading.parts == []
+    assert reading.damaged == ["part-0.parquet: outside the dataset roots: refused"]
+    with pytest.raises(OutsideRootsError):
+        read_report_pieces(outside / "r.parquet", roots=[inside])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import h5py
@@ -316,6 +317,66 @@ def test_report_files_open_only_under_the_roots(folder: Path, tmp_path: Path) ->
     at.text_input(key="w.ds.rfile").set_value(str(REPO_ROOT / "README.md")).run()
     assert "is outside the dataset roots of this server" in at.error[0].value
     assert len(at.dataframe[-1].value) == len(CLIPS)  # the open report stays
+
+
+def test_samples_that_escape_the_roots_are_refused_named_and_the_rest_works(
+    tmp_path: Path, folder: Path
+) -> None:
+    outside = REPO_ROOT / "assets" / "hand_cup.mp4"  # a real clip, not under the roots
+    root = tmp_path / "escapes"
+    for key in CLIPS[:3]:
+        (root / key).parent.mkdir(parents=True, exist_ok=True)
+        (root / key).write_bytes((folder / key).read_bytes())
+    (root / "jump" / "link.mp4").symlink_to(outside)  # a symlink inside the root pointing out
+    dotted = os.path.relpath(outside, root)  # ../../…/assets/hand_cup.mp4
+    lines = ["jump/a.mp4 jump", f"{dotted} jump", f"{outside} jump", "jump/link.mp4 jump", "jump/b.mp4 jump"]
+    (root / "train.csv").write_text("\n".join(lines) + "\n")
+    # The report file of someone who ran the command without roots: its rows name the files outside.
+    elsewhere = tmp_path / "mine.parquet"
+    run_report(root, elsewhere, ["FineGym"], frames=4, workers=1)
+    assert read_report(elsewhere).num_rows == 5
+    at = open_page(root)
+    assert metrics(at)["Samples"] == "2"
+    assert at.expander[0].label == "3 problems: skipped while listing or unreadable"
+    assert at.code[0].value.splitlines() == [
+        f"train.csv:{n}: {key}: outside the dataset roots: refused"
+        for n, key in ((2, dotted), (3, outside), (4, "jump/link.mp4"))
+    ]
+    at.segmented_control(key="w.ds.show").set_value("Report").run()
+    at.multiselect(key="w.ds.sets").set_value(["FineGym"]).run()
+    run_and_wait(at)
+    assert sorted(at.dataframe[-1].value["path"]) == ["jump/a.mp4", "jump/b.mp4"]
+    assert at.warning[0].value.startswith("3 listed sample(s) skipped, no row: train.csv:2: ")
+    # The other report opens, but its rows outside the roots are refused when one is chosen.
+    at.text_input(key="w.ds.rfile").set_value(str(elsewhere)).run()
+    rows = at.dataframe[-1].value
+    assert len(rows) == 5 and not at.exception
+    for key in (dotted, str(outside), "jump/link.mp4"):
+        select_row(at, "w.ds.table", rows["path"].tolist().index(key))
+        assert at.error[0].value == f"Could not show {key}: {key}: outside the dataset roots: refused"
+    select_row(at, "w.ds.table", rows["path"].tolist().index("jump/b.mp4"))
+    assert not at.error and at.get("image")  # the rows inside still show
+
+
+def test_an_unreadable_sample_is_retried_only_when_asked(tmp_path: Path, folder: Path) -> None:
+    root = tmp_path / "retry"
+    for key in CLIPS[:2]:
+        (root / key).parent.mkdir(parents=True, exist_ok=True)
+        (root / key).write_bytes((folder / key).read_bytes())
+    (root / "jump" / "bad.mp4").write_bytes(b"not a video " * 64)
+    at = open_page(root, show="Report")
+    at.multiselect(key="w.ds.sets").set_value(["FineGym"]).run()
+    run_and_wait(at)
+    assert "3 rows computed, 0 reused, 1 unreadable" in at.success[0].value
+    (root / "jump" / "bad.mp4").write_bytes((folder / CLIPS[2]).read_bytes())  # fixed on disk
+    run_and_wait(at)
+    assert "0 rows computed, 3 reused, 0 unreadable" in at.success[0].value
+    assert "not a video" in at.dataframe[-1].value.set_index("path").loc["jump/bad.mp4", "error"]
+    at.checkbox(key="w.ds.retry").check().run()
+    run_and_wait(at)
+    assert "1 rows computed (1 retried), 2 reused, 0 unreadable" in at.success[0].value
+    table = at.dataframe[-1].value.set_index("path")
+    assert table["error"].isna().all() and table.loc["jump/bad.mp4", "mean_attention"] > 0
 
 
 # --- samples: listing, viewer, grid (the sidebar's sampling) ---------------------------------------------

@@ -43,7 +43,14 @@ def test_a_run_reports_progress_and_passes_the_request() -> None:
     assert (job.done, job.total, job.summary.rows_computed) == (5, 5, 5)
     ((dataset, out, params, options),) = run.calls
     assert (dataset, out, params) == (Path("/data/set"), Path("/cache/r.parquet"), ["FineGym"])
-    assert options == {"frames": 16, "max_side": 224, "split": None, "workers": None}
+    assert options == {
+        "frames": 16,
+        "max_side": 224,
+        "split": None,
+        "workers": None,
+        "roots": None,
+        "retry_errors": False,
+    }
 
 
 def test_cancel_stops_a_running_report_and_frees_its_slot() -> None:
@@ -163,3 +170,15 @@ def test_scatter_points_carry_their_row_and_a_selection_maps_back() -> None:
     assert rv.selected_rows(event) == [4, 1]
     assert rv.selected_rows(None) == [] and rv.selected_rows({"selection": {"points": []}}) == []
     assert rv.statistics_in(ROWS.rename(columns={"share": "share_moving"})) == ["share_moving"]
+
+
+def test_session_alive_falls_back_when_streamlits_runtime_api_moves(monkeypatch, caplog) -> None:
+    import streamlit.runtime
+
+    from ui.report_runtime import session_alive
+
+    assert session_alive() is None  # outside a server: nobody to ask
+    monkeypatch.delattr(streamlit.runtime, "Runtime")
+    with caplog.at_level("WARNING", logger="ui.report_runtime"):
+        assert session_alive() is None
+    assert "Streamlit runtime API moved" in caplog.text
