@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, overload
 
 from mp_core.errors import DatasetError
+from mp_core.sampling import Sampling, read_sampled
 from mp_core.sources import VIDEO_SUFFIXES
 from mp_core.video_io import Clip, read_clip, read_clip_uniform
 
@@ -120,11 +121,14 @@ class VideoDataset(Sequence[Sample]):
         *,
         num_frames: int | None = None,
         uniform: bool = False,
+        sampling: Sampling | None = None,
         **kwargs: Any,
     ) -> Clip:
         """Decode one sample, given by index, key or :class:`Sample` (keywords go to ``read_clip``).
 
-        With ``uniform=True``, ``num_frames`` frames evenly spaced over the clip (as training pipelines do).
+        With ``sampling``, the frames it names (:func:`~mp_core.sampling.read_sampled`: the app's, the
+        report's and training's reading). With ``uniform=True``, ``num_frames`` frames evenly spaced over the
+        clip, repeated when the clip has fewer.
 
         Raises:
             OutsideRootsError: with :attr:`roots` set, the file (or the HDF5 member's storage) lies outside
@@ -140,7 +144,9 @@ class VideoDataset(Sequence[Sample]):
                 source = _h5_member_bytes(h5, key, self.root, self.roots)
         else:
             source = self._check(self.root / key, key)
-        if uniform:
+        if sampling is not None:
+            clip = read_sampled(source, sampling)
+        elif uniform:
             if num_frames is None:
                 raise DatasetError("uniform sampling needs num_frames")
             clip = read_clip_uniform(source, num_frames, **kwargs)

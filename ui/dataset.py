@@ -30,8 +30,6 @@ __all__ = ["Opened", "choose_dataset", "samples_section", "show_counts"]
 ALL = "All"
 DEMO, SERVER = DATASET_SOURCES
 THUMB_SIDE = 224  # thumbnails: a smaller decode is enough
-#: What ui.dataset_report passed before it used Sampling: frames, "uniform"/"stride", stride, max side.
-LegacySampling = tuple[int, str, int, int | None]
 Opened = tuple[str, VideoDataset, tuple[float, ...]]  # resolved path, listing, its stamp
 
 # --- cached, shared by sessions (bounded) ----------------------------------------------------------------
@@ -62,41 +60,16 @@ def demo_path(cache: str) -> str:
     return str(demo_dataset(Path(cache)).resolve())
 
 
-def as_sampling(sampling: Sampling | LegacySampling) -> Sampling:
-    """``sampling`` as a :class:`Sampling` (the tuple form is read as the sidebar's modes name it)."""
-    if isinstance(sampling, Sampling):
-        return sampling
-    frames, mode, stride, max_side = sampling
-    return Sampling(frames=frames, stride=None if mode == "uniform" else stride, max_side=max_side)
-
-
-def sample_clip(
-    path: str,
-    stamp: tuple[float, ...],
-    key: str,
-    sampling: Sampling | LegacySampling,
-    device: str,
-    distinct: bool = True,
-) -> view.ClipData:
-    """One sample decoded with a sampling (``start``/``end`` apply; samples are short clips).
-
-    ``distinct=False`` keeps repeated frames of a short clip, as the report computed them.
-    """
-    return _sample_clip(path, stamp, key, as_sampling(sampling), device, distinct)
-
-
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _sample_clip(
-    path: str, stamp: tuple[float, ...], key: str, sampling: Sampling, device: str, distinct: bool
+def sample_clip(
+    path: str, stamp: tuple[float, ...], key: str, sampling: Sampling, device: str, distinct: bool = True
 ) -> view.ClipData:
-    dataset = listed(path, stamp)
-    options = {"start": sampling.start, "max_side": sampling.max_side}
-    if sampling.mode == "uniform":
-        options["end"] = sampling.end
-        clip = dataset.read(key, num_frames=sampling.frames, uniform=True, **options)
-        clip = distinct_frames(clip) if distinct else clip
-    else:
-        clip = dataset.read(key, num_frames=sampling.frames, stride=sampling.stride or 1, **options)
+    """One sample decoded as ``sampling`` names it, as the report reads it (``start``/``end`` apply).
+
+    ``distinct=False`` keeps a repeated frame (a variable frame rate's), as the report computed them.
+    """
+    clip = listed(path, stamp).read(key, sampling=sampling)
+    clip = distinct_frames(clip) if distinct and sampling.mode == "uniform" else clip
     return view.prepare_clip(clip, device, key)
 
 
@@ -105,13 +78,13 @@ def thumbnail(
     path: str,
     stamp: tuple[float, ...],
     key: str,
-    sampling: Sampling | LegacySampling,
+    sampling: Sampling,
     m: float,
     n: float,
     t: int | None = None,
 ) -> np.ndarray:
     """Frame and motion prompt of pair ``t`` (default: the middle one) side by side."""
-    data = sample_clip(path, stamp, key, as_sampling(sampling), "cpu", distinct=t is None)
+    data = sample_clip(path, stamp, key, sampling, "cpu", distinct=t is None)
     pair = data.num_pairs // 2 if t is None else min(t, data.num_pairs - 1)
     images = view.pair_images(data, MotionParams(m, n), pair)
     gap = np.full((images.frame.shape[0], 2, 3), 255, dtype=np.uint8)

@@ -26,7 +26,7 @@ FIRST_COLUMNS = ["path", "label", "split", "params", *rv.STATISTICS, "peak_pair"
 def row_sampling(row: pd.Series) -> Sampling:
     """The frames a report row was computed on: ``frames`` uniform frames, ``max_side`` (null: full size)."""
     max_side = row.get("max_side")
-    return int(row["frames"]), "uniform", 1, None if max_side is None or pd.isna(max_side) else int(max_side)
+    return Sampling(frames=int(row["frames"]), max_side=None if pd.isna(max_side) else int(max_side))
 
 
 def report_views(opened: Opened | None, rows: pd.DataFrame, file: Path) -> None:

@@ -19,6 +19,7 @@ from mp_core.datasets import OutsideRootsError, VideoDataset, within_roots
 from mp_core.errors import InputError, ShapeError
 from mp_core.metrics import attention_stats, motion_focus
 from mp_core.motion import frame_difference, power_normalization, rgb_to_gray
+from mp_core.sampling import Sampling
 from mp_core.specs import ParamSpec
 from mp_core.synthetic import mask_path
 from mp_core.video_io import Clip
@@ -173,7 +174,7 @@ def sample_rows(context: ReportContext, task: SampleTask) -> list[dict[str, Any]
     }
     dataset = VideoDataset(Path(context.root), context.kind, (), roots=context.roots)
     try:
-        clip = dataset.read(task.key, num_frames=context.frames, uniform=True, max_side=context.max_side)
+        clip = dataset.read(task.key, sampling=Sampling(frames=context.frames, max_side=context.max_side))
         common, measured = measure_clip(clip, specs, _read_mask(context, task.key, clip), context.device)
     except Exception as err:  # a sample that cannot be read becomes rows with its error; the run goes on
         message = str(err) if isinstance(err, InputError) else f"{type(err).__name__}: {err}"
