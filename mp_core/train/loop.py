@@ -29,7 +29,16 @@ from mp_core.params import MotionParams
 from mp_core.train.data import ClipTensors, decode_clips, split_indices, to_model_input
 from mp_core.train.models import PromptedClassifier, build_backbone, check_fits
 
-__all__ = ["METRIC_COLUMNS", "TrainSettings", "lambda_folder", "read_metrics", "train"]
+__all__ = [
+    "METRIC_COLUMNS",
+    "ResumeError",
+    "TrainSettings",
+    "batch_loss",
+    "epoch_permutation",
+    "lambda_folder",
+    "read_metrics",
+    "train",
+]
 
 #: One row per epoch in ``metrics.parquet``.
 METRIC_COLUMNS = (
@@ -276,6 +285,22 @@ def epoch_permutation(count: int, seed: int, epoch: int) -> Tensor:
     return torch.randperm(count, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
 
 
+def batch_loss(
+    network: nn.Module, video: Tensor, labels: Tensor, weight: float, batch: int, world: int = 1
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The paper's loss on one process's share of a global batch of ``batch`` clips.
+
+    Returns ``(logits, R, task_sum, loss)``: R is the share's unweighted variation, ``task_sum`` its summed
+    cross-entropy, and ``loss = world * (task_sum / batch + weight * R * share / batch)`` with
+    ``share = len(labels)``: summed over the processes and divided by ``world`` (DistributedDataParallel
+    averages gradients) this is CE + λR of the whole batch. One process, full batch: ``mean CE + λR``.
+    """
+    logits, variation = network(video)
+    task_sum = F.cross_entropy(logits, labels, reduction="sum")
+    share = len(labels) / batch
+    return logits, variation, task_sum, (task_sum / batch + weight * variation * share) * world
+
+
 def _train_one(
     settings: TrainSettings,
     weight: float,
@@ -320,11 +345,10 @@ def _train_one(
             mine = order[step * batch : (step + 1) * batch][process.rank :: process.world]
             video = to_model_input(data.clips[mine]).to(process.device)
             labels = data.labels[mine].to(process.device)
-            logits, variation = network(video)
-            task_sum = F.cross_entropy(logits, labels, reduction="sum")
+            logits, variation, task_sum, loss = batch_loss(
+                network, video, labels, weight, batch, process.world
+            )
             share = len(mine) / batch
-            # This process's part of the global batch's loss, times the process count that DDP divides by
-            loss = (task_sum / batch + weight * variation * share) * process.world
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
