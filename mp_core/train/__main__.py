@@ -80,6 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
         "package.module:factory (called with num_classes=)",
     )
     parser.add_argument("--weights", help="local state dict for the backbone (never downloaded)")
+    parser.add_argument(
+        "--demo",
+        type=int,
+        metavar="N",
+        help="first fill DATASET (a folder) with the synthetic demo dataset, N clips per class (made once)",
+    )
     parser.add_argument("--resume", action="store_true", help="go on from DIR's checkpoint(s)")
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when present)")
     parser.add_argument(
@@ -95,8 +101,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from mp_core.train.loop import TrainSettings, train
 
-    settings = TrainSettings(**{k: v for k, v in vars(args).items()})
+    demo = vars(args).pop("demo")
+    settings = TrainSettings(**vars(args))
     try:
+        if demo:
+            from mp_core.synthetic import make_demo_dataset
+
+            print(f"making the demo dataset in {args.dataset} ({demo} clips per class)", file=sys.stderr)
+            make_demo_dataset(args.dataset, clips_per_class=demo)
         results = train(settings)
     except InputError as err:
         print(f"error: {err}", file=sys.stderr)

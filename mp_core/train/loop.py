@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 from mp_core.errors import DatasetError, InputError, ParameterError
 from mp_core.files import atomic_target
-from mp_core.params import MotionParams
+from mp_core.params import DEFAULT_PRESET, MotionParams
 from mp_core.train.data import ClipTensors, decode_clips, split_indices, to_model_input
 from mp_core.train.models import PromptedClassifier, build_backbone, check_fits
 
@@ -72,12 +72,12 @@ class TrainSettings:
     penalty_weights: tuple[float, ...] = (0.0,)
     epochs: int = 12
     frames: int = 8
-    side: int = 64
-    batch: int = 16
+    side: int = 32
+    batch: int = 8
     lr: float = 3e-3
-    prompt_lr: float = 0.05
+    prompt_lr: float = 0.02
     seed: int = 0
-    init: str = "m=1,n=0"
+    init: str = DEFAULT_PRESET  #: the app's default values: a motion-selective start
     model: str = "tiny"
     weights: str | None = None
     resume: bool = False
