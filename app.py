@@ -49,6 +49,7 @@ pages = [
     ("pages/1_Explore.py", "Explore", "Every stage for one frame pair; move slope and shift and watch."),
     ("pages/2_Compare.py", "Compare", "Learned values and other power normalizations side by side."),
     ("pages/3_Dataset.py", "Dataset", "Learned attention on samples of a dataset on disk."),
+    ("pages/4_Learn.py", "Learn", "Learn slope and shift on labelled clips for several λ, live."),
 ]
 for path, label, blurb in pages:
     st.page_link(path, label=f"**{label}** — {blurb}")

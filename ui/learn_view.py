@@ -52,20 +52,20 @@ def _session_id() -> str:
 
 
 def _request(state: State) -> LearnRequest | None:
-    weights = tuple(sorted(float(w) for w in state["w.learn.weights"]))
+    weights = tuple(sorted(float(w) for w in state["mp.learn.weights"]))
     common = {
         "weights": weights,
-        "epochs": int(state["w.learn.epochs"]),
-        "model": state["w.learn.model"],
-        "frames": int(state["w.learn.frames"]),
-        "side": int(state["w.learn.side"]),
-        "batch": int(state["w.learn.batch"]),
+        "epochs": int(state["mp.learn.epochs"]),
+        "model": state["mp.learn.model"],
+        "frames": int(state["mp.learn.frames"]),
+        "side": int(state["mp.learn.side"]),
+        "batch": int(state["mp.learn.batch"]),
     }
-    if state["w.learn.source"] == DEMO:
-        clips = int(state["w.learn.demo_clips"])
+    if state["mp.learn.source"] == DEMO:
+        clips = int(state["mp.learn.demo_clips"])
         return LearnRequest(cache_dir() / f"learn-demo-{clips}", demo=clips, **common)
     try:
-        path = allowed_path(state["w.learn.path"], dataset_roots())
+        path = allowed_path(state["mp.learn.path"], dataset_roots())
     except InputError as err:
         state["mp.learn.error"] = f"Cannot train on that path: {err}"
         return None
@@ -76,8 +76,8 @@ def _on_train() -> None:
     state = st.session_state
     state["mp.learn.error"] = ""
     for key in ("source", "weights", "epochs", "model", "frames", "side", "batch", "demo_clips", "path"):
-        state[f"mp.learn.{key}"] = state[f"w.learn.{key}"]
-    if not 1 <= len(state["w.learn.weights"]) <= 4:
+        state[f"mp.learn.{key}"] = state.get(f"w.learn.{key}", state[f"mp.learn.{key}"])  # shown or not
+    if not 1 <= len(state["mp.learn.weights"]) <= 4:
         state["mp.learn.error"] = "Choose one to four λ values."
         return
     request = _request(state)

@@ -41,6 +41,7 @@ PAGES = (
     ("pages/1_Explore.py", "Explore", ":material/motion_photos_on:"),
     ("pages/2_Compare.py", "Compare", ":material/compare:"),
     ("pages/3_Dataset.py", "Dataset", ":material/dataset:"),
+    ("pages/4_Learn.py", "Learn", ":material/model_training:"),
 )
 
 
