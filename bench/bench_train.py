@@ -128,7 +128,7 @@ def processes(dataset: Path, out: Path, epochs: int) -> None:
         "-m", "mp_core.train", *common, "--out", str(out / "one"), env={"OMP_NUM_THREADS": "2"}
     )
     two_wall, _ = _command(
-        "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "0",
+        "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
         "-m", "mp_core.train", *common, "--out", str(out / "two"),
     )  # fmt: skip
     one, two = read_metrics(out / "one"), read_metrics(out / "two")

@@ -8,6 +8,7 @@ on GPU). Exit status: 0 done, 2 bad arguments or input, 1 any other failure, 130
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -116,6 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: the last finished epoch is kept; run again with --resume", file=sys.stderr)
         return 130
+    if os.environ.get("RANK", "0") != "0":
+        return 0  # under torchrun, process 0 reports
     for weight, rows in results.items():
         last = rows[-1]
         print(

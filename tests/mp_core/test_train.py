@@ -151,11 +151,12 @@ def test_a_class_folder_dataset_trains_and_the_checkpoint_round_trips(
     assert (out / "clips-4f-32px.pt").is_file()
 
 
+@pytest.mark.timeout(600)  # three interpreters start torch: a minute when the machine is busy
 def test_two_processes_learn_the_same_m_n_as_one(two_class_dataset: Path, tmp_path: Path) -> None:
     common = [str(two_class_dataset), "--epochs", "2", "--lambda", "1", "--device", "cpu", *TINY]
     one = _run("-m", "mp_core.train", *common, "--out", str(tmp_path / "one"))
     two = _run(
-        "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "0",
+        "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
         "-m", "mp_core.train", *common, "--out", str(tmp_path / "two"),
     )  # fmt: skip
     assert one.returncode == 0, one.stderr[-2000:]
@@ -183,6 +184,7 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
+@pytest.mark.timeout(600)
 def test_resume_after_a_kill_ends_where_an_uninterrupted_run_ends(
     two_class_dataset: Path, tmp_path: Path
 ) -> None:
