@@ -166,7 +166,10 @@ def live_section(state: State) -> None:
         return
     job = train_slot().job
     running = job is not None and job.request == request and job.active
-    st.fragment(run_every=2.0 if running else None)(_live)(request)
+    if running:  # redrawn alone every 2 s; it reruns the page when the run ends
+        st.fragment(run_every=2.0)(_live)(request)
+    else:  # not a fragment: "Use these values" must rerun the whole page, sidebar included
+        _live(request)
 
 
 def _live(request: LearnRequest) -> None:
