@@ -155,7 +155,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder)
         sweep(dataset, out / "sweep", 3 if args.quick else None)
-        layer_share(out / "sweep" / "clips-8f-32px.pt", batch=8, rounds=10 if args.quick else 30)
+        layer_share(out / "sweep" / "clips-8f-64px.pt", batch=8, rounds=10 if args.quick else 30)
         decoding_once(dataset, out / "decode")
         processes(dataset, out / "ddp", epochs=2)
     print(f"\nload average at the end {os.getloadavg()} (a machine shared with other engineers' work)")

@@ -54,7 +54,7 @@ class LearnRequest:
     epochs: int
     model: str = "tiny"
     frames: int = 8
-    side: int = 32
+    side: int = 64
     batch: int = 8
     demo: int = 0
 

@@ -21,10 +21,10 @@ LEARN_DEFAULTS = {
     "mp.learn.source": DEMO,
     "mp.learn.path": "",
     "mp.learn.weights": [0.0, 1.0, 10.0],
-    "mp.learn.epochs": 12,
+    "mp.learn.epochs": 20,
     "mp.learn.model": "tiny",
     "mp.learn.frames": 8,
-    "mp.learn.side": 32,
+    "mp.learn.side": 64,
     "mp.learn.batch": 8,
     "mp.learn.demo_clips": DEMO_CLIPS,
     "mp.learn.request": None,  # the session's last LearnRequest (its files are read back)

@@ -70,12 +70,12 @@ class TrainSettings:
     dataset: str
     out: str
     penalty_weights: tuple[float, ...] = (0.0,)
-    epochs: int = 12
+    epochs: int = 20
     frames: int = 8
-    side: int = 32
+    side: int = 64
     batch: int = 8
     lr: float = 3e-3
-    prompt_lr: float = 0.02
+    prompt_lr: float = 0.005
     seed: int = 0
     init: str = DEFAULT_PRESET  #: the app's default values: a motion-selective start
     model: str = "tiny"

@@ -39,6 +39,7 @@ def test_a_short_run_draws_curves_and_use_these_values_sets_the_sidebar(app_url:
     set_number(page, "Epochs", 2)
     page.get_by_text("Clip size and batch").click()
     set_number(page, "Frames per clip", 4)
+    set_number(page, "Frame side (px)", 32)
     set_number(page, "Batch", 4)
 
     sidebar = page.locator('[data-testid="stSidebar"]')

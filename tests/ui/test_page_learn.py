@@ -28,6 +28,7 @@ def small_run(at: AppTest, epochs: int = 2) -> None:
     at.multiselect(key="w.learn.weights").set_value([0.0, 10.0])
     at.number_input(key="w.learn.epochs").set_value(epochs)
     at.number_input(key="w.learn.frames").set_value(4)
+    at.number_input(key="w.learn.side").set_value(32)
     at.number_input(key="w.learn.batch").set_value(4)
     at.run()
 
