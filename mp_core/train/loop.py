@@ -424,6 +424,8 @@ def train(settings: TrainSettings) -> dict[float, list[dict[str, Any]]]:
         _write_status(out, {"state": "decoding", "done": done, "total": total})
 
     data = _clip_cache(settings, process, decoding)
+    if process.writer:
+        _write_status(out, {"state": "training", "clips": len(data.labels)})
     split = split_indices(data.labels, data.splits, settings.seed, settings.val_share)
     sweep = len(settings.penalty_weights) > 1
     results = {}
