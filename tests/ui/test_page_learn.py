@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from mp_core.checkpoints import load_params
-from ui.learn import LearnRequest, TrainSlot
+from ui.learn import LearnRequest, TrainProcess, TrainSlot
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -108,3 +108,21 @@ def test_one_run_per_server(tmp_path: Path) -> None:
     assert second is None
     assert first.wait(120)
     assert first.state == "failed" and "nothing to train on" in first.error
+
+
+def test_progress_reads_the_status_files_of_each_lambda(tmp_path: Path) -> None:
+    import json
+
+    request = LearnRequest(tmp_path / "data", (0.0, 1.0), epochs=2)
+    job = TrainProcess(request, tmp_path / "out")
+    assert job.progress() == (0.0, "Starting")
+    (tmp_path / "out" / "lambda-0").mkdir(parents=True)
+    (tmp_path / "out" / "lambda-1").mkdir()
+    (tmp_path / "out" / "status.json").write_text(json.dumps({"state": "decoding", "done": 3, "total": 10}))
+    assert job.progress() == (0.0, "Decoding clips 3/10")
+    (tmp_path / "out" / "status.json").write_text(json.dumps({"state": "training", "clips": 10}))
+    done = {"state": "done", "epoch": 2, "epochs": 2}
+    (tmp_path / "out" / "lambda-0" / "status.json").write_text(json.dumps(done))
+    running = {"state": "training", "epoch": 1, "epochs": 2, "step": 1, "steps": 2}
+    (tmp_path / "out" / "lambda-1" / "status.json").write_text(json.dumps(running))
+    assert job.progress() == (pytest.approx((1 + 0.25) / 2), "λ=1: epoch 1/2 training")
