@@ -115,9 +115,9 @@ class TrainProcess:
     def start(self) -> TrainProcess:
         self.out.mkdir(parents=True, exist_ok=True)
         with (self.out / "run.log").open("wb") as log:
-            self._process = subprocess.Popen(
-                self.request.command(self.out), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
+            # same process group as the server: Ctrl-C on the server stops the run too
+            command = self.request.command(self.out)
+            self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         self.state = "running"
         return self
 
