@@ -83,7 +83,9 @@ def layer_share(cache: Path, batch: int, rounds: int) -> None:
     plain = TinyVideoNet(len(data.classes))
     opt_a = torch.optim.Adam(prompted.parameters(), 1e-3)
     opt_b = torch.optim.Adam(plain.parameters(), 1e-3)
-    with_layer, without = [], []
+    plain_grad = TinyVideoNet(len(data.classes))
+    opt_c = torch.optim.Adam(plain_grad.parameters(), 1e-3)
+    with_layer, without, with_input_grad = [], [], []
     for index in range(rounds):
         chosen = torch.randint(0, len(data.labels), (batch,), generator=torch.Generator().manual_seed(index))
         labels = data.labels[chosen]
@@ -93,10 +95,18 @@ def layer_share(cache: Path, batch: int, rounds: int) -> None:
         began = time.perf_counter()
         _step(plain, to_model_input(data.clips[chosen])[:, :, 1:], labels, opt_b)  # the raw later frames
         without.append(time.perf_counter() - began)
+        began = time.perf_counter()  # the same, but the frames need a gradient, as the prompts do for m, n
+        _step(plain_grad, to_model_input(data.clips[chosen])[:, :, 1:].requires_grad_(), labels, opt_c)
+        with_input_grad.append(time.perf_counter() - began)
     a, b = statistics.median(with_layer), statistics.median(without)
+    c = statistics.median(with_input_grad)
     print(
         f"\nstep with the layer {a * 1e3:.0f} ms, backbone on raw frames {b * 1e3:.0f} ms (medians of "
         f"{rounds} interleaved, batch {batch}): ratio {a / b:.2f} (target <= 1.2)"
+    )
+    print(
+        f"  backbone on raw frames that need a gradient (what learning m, n asks of the backbone: the first "
+        f"convolution's input gradient) {c * 1e3:.0f} ms: the layer's own share {a / c:.2f}"
     )
 
 
