@@ -274,3 +274,35 @@ def test_the_tiny_network_has_no_batch_statistics() -> None:
     net = TinyVideoNet(5)
     assert not [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     assert sum(p.numel() for p in net.parameters()) < 100_000
+
+
+def test_split_lists_and_an_hdf5_pack_decode_the_same_clips_and_use_their_val_split(
+    two_class_dataset: Path, tmp_path: Path
+) -> None:
+    import h5py
+    import numpy as np
+
+    from mp_core.train import decode_clips, split_indices
+
+    lines = {"train": [], "val": []}
+    for label in ("moving", "still"):
+        for index in range(6):
+            lines["val" if index == 0 else "train"].append(f"{label}/{label}_{index}.mp4 {label}")
+    for split, rows in lines.items():
+        (two_class_dataset / f"{split}.csv").write_text("\n".join(rows) + "\n")
+    try:
+        listed = decode_clips(two_class_dataset, frames=4, side=32)
+        pack = tmp_path / "pack.h5"
+        with h5py.File(pack, "w") as h5:
+            for path in sorted(p for p in two_class_dataset.rglob("*") if p.is_file()):
+                data = np.frombuffer(path.read_bytes(), np.uint8)
+                h5.create_dataset(path.relative_to(two_class_dataset).as_posix(), data=data)
+        packed = decode_clips(pack, frames=4, side=32)
+    finally:
+        for split in lines:
+            (two_class_dataset / f"{split}.csv").unlink()
+    assert listed.keys == packed.keys and torch.equal(listed.clips, packed.clips)
+    assert listed.clips.shape == (12, 4, 32, 32, 3) and listed.classes == ("moving", "still")
+    train_idx, val_idx = split_indices(listed.labels, listed.splits, seed=0)
+    assert sorted(listed.keys[i] for i in val_idx) == ["moving/moving_0.mp4", "still/still_0.mp4"]
+    assert len(train_idx) == 10
