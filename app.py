@@ -7,7 +7,7 @@ import streamlit as st
 from mp_core.viz import clip_view as view
 from mp_core.viz import render
 from ui import figures
-from ui.sidebar import app_pages, setup_page, sidebar
+from ui.sidebar import PAGES, setup_page, sidebar
 
 setup_page("Home")
 st.title("Motion Prompt Explorer")
@@ -45,5 +45,5 @@ if loaded is not None:
     st.plotly_chart(figures.pipeline_figure(stages), key="pipeline")
 
 st.subheader("Pages")
-for page in app_pages()[1:]:
+for page in PAGES[1:]:
     st.page_link(page.path, label=f"**{page.label}** — {page.blurb}")

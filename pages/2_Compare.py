@@ -60,7 +60,12 @@ if shown == "Parameter sets":
     curves = {}
     for index, column in enumerate(st.columns(count)):
         with column:
-            options = [compare.CURRENT, *PRESETS, compare.FROM_CHECKPOINT]
+            options = [
+                compare.CURRENT,
+                *PRESETS,
+                *st.session_state.get("mp.learned", {}),
+                compare.FROM_CHECKPOINT,
+            ]
             key = f"mp.cmp.choice.{index}"
             st.selectbox(f"Set {index + 1}", options, **bind(key, f"w.cmp.choice.{index}"))
             if state[key] == compare.FROM_CHECKPOINT:

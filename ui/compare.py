@@ -40,6 +40,8 @@ def compare_params(state: State, index: int) -> tuple[str, MotionParams] | None:
         return f"{index + 1}: current", current_params(state)
     if choice in PRESETS:
         return f"{index + 1}: {choice}", PRESETS[choice].params
+    if choice in state.get("mp.learned", {}):  # values learned on the Learn page (ui.learn)
+        return f"{index + 1}: {choice}", state["mp.learned"][choice]
     loaded: tuple[str, MotionParams] | None = state[f"mp.cmp.ckpt.{index}"]
     return None if loaded is None else (f"{index + 1}: {loaded[0]}", loaded[1])
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import NamedTuple
 
 import streamlit as st
@@ -47,8 +46,7 @@ class Page(NamedTuple):
 
 #: The app's pages, in menu order: the sidebar's menu and the home page's list. Streamlit's own menu would
 #: call the entry page "app" (its file name), so the app draws its own. Material icons ship with
-#: Streamlit's front end (emoji need a font that headless machines lack). A page whose file is absent is
-#: left out (see :func:`app_pages`).
+#: Streamlit's front end (emoji need a font that headless machines lack).
 PAGES = (
     Page("app.py", "Home", ":material/home:", "The method in five steps, on the current clip."),
     Page(
@@ -76,12 +74,6 @@ PAGES = (
         "Learn slope and shift on labelled clips for several λ, live.",
     ),
 )
-APP_FOLDER = Path(__file__).resolve().parent.parent
-
-
-def app_pages() -> list[Page]:
-    """The pages of :data:`PAGES` whose files exist."""
-    return [page for page in PAGES if (APP_FOLDER / page.path).is_file()]
 
 
 @st.cache_resource(show_spinner=False)
@@ -100,7 +92,7 @@ def setup_page(title: str) -> None:
     configure_server()
     init_state(st.session_state)
     with st.sidebar:
-        for page in app_pages():
+        for page in PAGES:
             st.page_link(page.path, label=page.label, icon=page.icon)
 
 
