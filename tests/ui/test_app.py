@@ -15,6 +15,7 @@ from tests.conftest import REPO_ROOT
 from tests.helpers_pickle import code_running_checkpoint
 from tests.helpers_video import make_audio_only
 from ui import viewer
+from ui.state import preset_key
 
 APP = str(REPO_ROOT / "app.py")
 EXPLORE = "pages/1_Explore.py"
@@ -70,7 +71,7 @@ def test_moving_slope_changes_the_view_not_the_clip(explore: AppTest) -> None:
 
 
 def test_preset_moves_the_sliders_and_survives_a_page_switch(explore: AppTest) -> None:
-    explore.selectbox(key="w.preset").set_value("FineGym").run()
+    explore.selectbox(key=preset_key(explore.session_state)).set_value("FineGym").run()
     fine_gym = PRESETS["FineGym"].params
     assert explore.slider(key="w.slope").value == pytest.approx(fine_gym.slope)
     assert explore.slider(key="w.shift").value == pytest.approx(fine_gym.shift)
@@ -85,7 +86,7 @@ def test_raw_toggle_and_reset(explore: AppTest) -> None:
     explore.slider(key="w.m").set_value(0.0).run()
     explore.slider(key="w.n").set_value(1.5).run()
     assert (explore.session_state["mp.m"], explore.session_state["mp.n"]) == (0.0, 1.5)
-    assert explore.selectbox(key="w.preset").value == "Custom"
+    assert explore.selectbox(key=preset_key(explore.session_state)).value == "Custom"
     explore.button(key="w.reset").click().run()
     default = PRESETS["MPII Cooking 2"].params
     assert explore.slider(key="w.m").value == pytest.approx(default.m)
@@ -130,7 +131,7 @@ def test_uploaded_checkpoint_sets_m_and_n(explore: AppTest) -> None:
     assert not explore.exception and not explore.error
     assert (explore.session_state["mp.m"], explore.session_state["mp.n"]) == (1.3, -0.4)
     assert explore.slider(key="w.slope").value == pytest.approx(MotionParams(1.3, -0.4).slope)
-    assert explore.selectbox(key="w.preset").value == "Custom"
+    assert explore.selectbox(key=preset_key(explore.session_state)).value == "Custom"
 
 
 def test_bad_checkpoint_shows_error_and_keeps_values(explore: AppTest) -> None:

@@ -23,6 +23,7 @@ from mp_core.video_io import read_clip_uniform, write_video
 from tests.conftest import REPO_ROOT
 from ui.report_job import SHIPPED_CLASS, report_file
 from ui.samples import list_samples
+from ui.state import preset_key
 
 DATASET = "pages/3_Dataset.py"
 CLIPS = ["jump/a.mp4", "jump/b.mp4", "jump/c.mp4", "run/d.mp4"]
@@ -440,10 +441,10 @@ def test_grid_follows_the_values_and_a_recent_path_reopens(folder: Path, lists: 
 
     first = grid()
     assert len(first) == 3
-    at.selectbox(key="w.preset").set_value("UCF-Crime").run()
+    at.selectbox(key=preset_key(at.session_state)).set_value("UCF-Crime").run()
     assert not at.exception
     assert grid() != first  # new prompts under the new values
-    at.selectbox(key="w.preset").set_value("MPII Cooking 2").run()
+    at.selectbox(key=preset_key(at.session_state)).set_value("MPII Cooking 2").run()
     assert grid() == first  # the same images (same media ids) back
 
     at.text_input(key="w.ds.path").set_value(str(lists)).run()
