@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 
 import av
 import numpy as np
@@ -63,7 +64,8 @@ def test_moving_slope_changes_the_view_not_the_clip(explore: AppTest) -> None:
     clip = _clip_id(explore)
     explore.slider(key="w.slope").set_value(40.0).run()
     assert not explore.exception
-    assert explore.session_state["mp.m"] == pytest.approx(MotionParams.from_slope_shift(40.0, 0.0).m)
+    # a = 5 / (0.45 tanh m + 0.1) = 40  =>  tanh m = (5/40 - 0.1) / 0.45 = 1/18 (m > 0 as MPII's)
+    assert explore.session_state["mp.m"] == pytest.approx(math.atanh(1 / 18), rel=1e-12)
     assert explore.session_state["mp.n"] == PRESETS["MPII Cooking 2"].params.n  # shift untouched
     assert _view(explore)["slope"] == pytest.approx(40.0)
     assert _view(explore)["m"] == explore.session_state["mp.m"]
