@@ -7,8 +7,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# Property tests: a bounded number of examples, no per-example deadline (the machine is shared and noisy:
+# a slow example is not a failure), and under CI a fixed, derandomised sequence so a run is repeatable.
+settings.register_profile(
+    "mp",
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    print_blob=True,
+)
+settings.register_profile("mp-ci", parent=settings.get_profile("mp"), derandomize=True, database=None)
+settings.load_profile("mp-ci" if os.environ.get("CI", "").lower() in {"1", "true", "yes"} else "mp")
 
 
 @pytest.fixture(scope="session", autouse=True)
