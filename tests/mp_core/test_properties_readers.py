@@ -120,3 +120,15 @@ def test_uniform_sampling_reads_the_clamped_count_spread_over_the_clip(tmp_path,
     np.testing.assert_allclose(
         consecutive.timestamps, np.arange(len(consecutive.frames)) * stride / fps, atol=1e-6
     )
+
+
+@pytest.mark.parametrize("reader", sorted(READERS))
+def test_a_header_claiming_16k_by_16k_frames_gives_a_message_in_bounded_memory(tmp_path, reader) -> None:
+    import resource
+
+    path = tmp_path / "huge.y4m"  # 16384×16384 4:2:0 frames would be 384 MiB each; 1 kB follows
+    path.write_bytes(b"YUV4MPEG2 W16384 H16384 F25:1 Ip A1:1 C420jpeg\nFRAME\n" + bytes(1000))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB, the process's high-water mark
+    with pytest.raises(InputError, match=r"huge\.y4m"):
+        READERS[reader](path)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100 * 1024  # < 100 MiB more
