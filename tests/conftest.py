@@ -7,8 +7,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# Property tests: a bounded number of examples, no per-example deadline (the machine is shared and noisy:
+# a slow example is not a failure), and under CI a fixed, derandomised sequence so a run is repeatable.
+settings.register_profile(
+    "mp",
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    print_blob=True,
+)
+settings.register_profile("mp-ci", parent=settings.get_profile("mp"), derandomize=True, database=None)
+settings.load_profile("mp-ci" if os.environ.get("CI", "").lower() in {"1", "true", "yes"} else "mp")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -57,24 +70,23 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
+# Browser tests use pytest-playwright's fixtures (``browser`` per session, ``page`` per test in its own
+# context), pointed at Debian's chromium: playwright cannot download its own browser here. Traces and
+# screenshots of failed tests go to test-artifacts/playwright (pyproject's addopts).
 @pytest.fixture(scope="session")
-def chromium() -> Iterator[object]:
-    """Debian chromium launched headless through playwright."""
-    from playwright.sync_api import sync_playwright
-
+def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
     from tests.helpers_browser import CHROMIUM_FLAGS, chromium_path
 
-    executable = chromium_path()
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
+    return {**browser_type_launch_args, "executable_path": chromium_path(), "args": CHROMIUM_FLAGS}
 
 
-@pytest.fixture
-def page(chromium) -> Iterator[object]:
-    """A fresh browser tab (own context) with a wide viewport; closed after the test."""
-    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
-    tab = context.new_page()
-    yield tab
-    context.close()
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args: dict) -> dict:
+    return {**browser_context_args, "viewport": {"width": 1400, "height": 1000}}
+
+
+@pytest.fixture(scope="session")
+def chromium(browser) -> object:
+    """The session's Debian chromium (pytest-playwright's ``browser``), for tests that open their own
+    contexts."""
+    return browser

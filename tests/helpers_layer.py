@@ -35,3 +35,16 @@ def run_with_grads(layer, video, weights):
     prompts, reg = layer(video)
     ((prompts * weights).sum() + reg).backward()
     return prompts.detach(), torch.as_tensor(reg).detach(), video.grad, layer.m.grad, layer.n.grad
+
+
+def assert_reg_alone_matches(layer, ref, shape=(2, 3, 5, 6, 6)):
+    """Backward through R alone (the prompts unused): m, n and video gradients equal the reference's."""
+    video = normalised_video(shape, seed=11)
+    grads = []
+    for module in (layer, ref):
+        x = video.clone().requires_grad_(True)
+        module(x)[1].backward()
+        grads.append((module.m.grad, module.n.grad, x.grad))
+    assert grads[0][0].abs().item() > 0
+    for ours, want in zip(grads[0], grads[1], strict=True):
+        torch.testing.assert_close(ours, want, rtol=1e-4, atol=1e-8)

@@ -33,6 +33,7 @@ from ui.state import (
     on_reset,
     on_shift,
     on_slope,
+    preset_key,
     sync_param_widgets,
 )
 
@@ -195,8 +196,14 @@ def _param_widgets(state: State) -> None:
         st.slider("Shift b", low, high, step=step, format="%.3f", key="w.shift", on_change=call(on_shift))
     params = current_params(state)
     st.caption(f"m = {params.m:.4f}, n = {params.n:.4f} → a = {params.slope:.3f}, b = {params.shift:.4f}")
+    presets = [CUSTOM, *PRESETS]
+    preset = preset_key(state)
     st.selectbox(
-        "Preset (published learned values)", [CUSTOM, *PRESETS], key="w.preset", on_change=call(on_preset)
+        "Preset (published learned values)",
+        presets,
+        index=presets.index(state["mp.preset"] or CUSTOM),
+        key=preset,
+        on_change=lambda: on_preset(st.session_state, preset),
     )
     if state["mp.params_note"]:
         st.caption(state["mp.params_note"])

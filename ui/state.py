@@ -44,6 +44,7 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "mp.m": PRESETS[DEFAULT_PRESET].params.m,
         "mp.n": PRESETS[DEFAULT_PRESET].params.n,
         "mp.preset": DEFAULT_PRESET,
+        "mp.preset_widget": 0,  # generation of the preset selectbox's key: see preset_key
         "mp.raw": False,
         "mp.params_note": "",
         "mp.ckpt_error": "",
@@ -176,7 +177,18 @@ def sync_param_widgets(state: State) -> None:
     else:
         seed(state, "w.slope", clamp(params.slope, SLOPE_SLIDER))
         seed(state, "w.shift", clamp(params.shift, SHIFT_SLIDER))
-    seed(state, "w.preset", state["mp.preset"] or CUSTOM)
+
+
+def preset_key(state: State) -> str:
+    """Key of the preset selectbox: a new one each time the preset changes, instead of a written value.
+
+    The sliders change the preset (to Custom) on every press. Written into the box's key, that value
+    reaches the browser only when the run ends: a press made before then sends the box's old value
+    back, Streamlit takes it for a choice of that preset and its callback resets the sliders
+    (key presses lost on a fresh page, issue 18). A fresh key is a new widget created with the preset
+    as its default, and :func:`on_preset` ignores the old keys.
+    """
+    return f"w.preset.{state['mp.preset_widget']}"
 
 
 def set_params(state: State, params: MotionParams, preset: str | None = None, note: str = "") -> None:
@@ -186,6 +198,8 @@ def set_params(state: State, params: MotionParams, preset: str | None = None, no
     own key there makes Streamlit send the value back, undoing key presses made in the meantime.
     """
     state["mp.m"], state["mp.n"] = params.m, params.n
+    if preset != state["mp.preset"]:
+        state["mp.preset_widget"] += 1  # the box shows the new preset (see preset_key)
     state["mp.preset"] = preset
     state["mp.params_note"] = note
 
@@ -204,8 +218,16 @@ def on_raw(state: State) -> None:
     set_params(state, MotionParams(float(state["w.m"]), float(state["w.n"])))
 
 
-def on_preset(state: State) -> None:
-    name = state["w.preset"]
+def on_preset(state: State, key: str | None = None) -> None:
+    """The preset box (``key``, by default the one shown now) chose a preset, or Custom.
+
+    A box replaced since (an older key) is ignored: Streamlit keeps the callbacks of an interrupted
+    run's widgets and calls them with the value the browser still had, which nobody chose.
+    """
+    key = key or preset_key(state)
+    if key != preset_key(state):
+        return
+    name = state[key]
     if name in PRESETS:
         set_params(state, PRESETS[name].params, preset=name, note=PRESETS[name].source)
     else:

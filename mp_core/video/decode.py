@@ -62,6 +62,8 @@ def open_input(source: VideoSource) -> Iterator[tuple[av.container.InputContaine
         if not container.streams.video:
             kinds = sorted({s.type for s in container.streams}) or ["no streams"]
             raise VideoError(f"{name}: no video stream (found {', '.join(kinds)}): is it an audio file?")
+        if container.streams.video[0].codec_context is None:  # seen on MP4s cut short: no decoder set up
+            raise VideoError(f"{name}: its video stream cannot be decoded (is the file cut short?)")
         yield container, name
     finally:
         container.close()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from mp_core.synthetic import DEMO_CLASSES
 from tests.helpers_browser import full_page_screenshot, wait_ready
@@ -23,21 +22,21 @@ HEADER_PX = ROW_PX = 35  # st.dataframe's default header and row heights (glide 
 
 
 def select_row(page, row: int) -> None:
-    """Select ``row`` of the last table by a click on its checkbox (the grid is a canvas: by position in its
-    first column) and wait for the viewer; click again if the click landed during a rerun."""
+    """Select ``row`` of the last table by one click on its checkbox (the grid is a canvas: by position in
+    its first column) and wait for the viewer.
+
+    A click is aimed from the grid's box, so it is made only once the page has stopped moving: elements
+    above the table draw after the run ends and can push it down; a click aimed before lands elsewhere.
+    """
     grid = page.locator('[data-testid="stDataFrame"]').last
-    prompt = page.locator(CAPTION).filter(has_text="Prompt Pₜ = Aₜ ⊙ Xₜ₊₁")
-    for attempt in range(3):
-        grid.scroll_into_view_if_needed()
-        box = grid.bounding_box()
-        page.mouse.click(box["x"] + 18, box["y"] + HEADER_PX + ROW_PX * row + ROW_PX / 2)
-        try:
-            prompt.first.wait_for(timeout=20_000)
-            break
-        except PlaywrightTimeout:
-            if attempt == 2:
-                raise
-            wait_ready(page)
+    grid.scroll_into_view_if_needed()
+    wait_ready(page)
+    box, previous = grid.bounding_box(), None
+    while box != previous:  # the same box in two animation frames 100 ms apart: the layout has settled
+        page.wait_for_timeout(100)
+        previous, box = box, grid.bounding_box()
+    page.mouse.click(box["x"] + 18, box["y"] + HEADER_PX + ROW_PX * row + ROW_PX / 2)
+    page.locator(CAPTION).filter(has_text="Prompt Pₜ = Aₜ ⊙ Xₜ₊₁").first.wait_for(timeout=30_000)
     wait_ready(page)
 
 

@@ -8,7 +8,7 @@ import torch
 import mp_core._layer_eager as eager_kernel
 import mp_core._layer_fused as fused_kernels
 from mp_core._layer_fused import FusedKernels
-from tests.helpers_layer import normalised_video, pair, run_with_grads
+from tests.helpers_layer import assert_reg_alone_matches, normalised_video, pair, run_with_grads
 
 pytestmark = [
     pytest.mark.filterwarnings("error"),
@@ -106,7 +106,7 @@ def test_fused_forward_over_chunks_matches_reference(fused_always, monkeypatch, 
     monkeypatch.setattr(eager_kernel, "_CPU_CHUNK_BYTES", chunk_bytes)
     ours, ref = pair(0.7, 0.8, 0.1)
     video = normalised_video((3, 3, 7, 8, 8), seed=3)
-    weights = torch.randn(3, 3, 6, 8, 8)
+    weights = torch.randn(3, 3, 6, 8, 8, generator=torch.Generator().manual_seed(8))  # not the global RNG
     got, want = run_with_grads(ours, video, weights), run_with_grads(ref, video, weights)
     assert ours._fused.failed is None and ours._fused.runs >= 2
     assert (got[0] - want[0]).abs().max() <= 1e-5
@@ -138,3 +138,59 @@ def test_the_recompile_limit_is_recognised_under_its_old_name_too(monkeypatch):
     monkeypatch.setattr(errors, "FailOnCacheLimitHit", FailOnCacheLimitHit, raising=False)
     assert fused_kernels._hit_recompile_limit(FailOnCacheLimitHit("limit"))
     assert not fused_kernels._hit_recompile_limit(RuntimeError("another failure"))
+
+
+def test_applies_only_to_large_float32_cpu_videos_until_a_failure():
+    kernels = FusedKernels()
+    big = (1, 3, 4, 256, 256)  # 786,432 elements: under 2^20
+    assert not kernels.applies(torch.empty(big))
+    assert kernels.applies(torch.empty(1, 3, 6, 256, 256))  # 1,179,648 >= 2^20
+    assert kernels.applies(torch.empty(1 << 20))  # the threshold itself
+    assert not kernels.applies(torch.empty((1 << 20) - 1))
+    for dtype in (torch.float64, torch.float16, torch.bfloat16):
+        assert not kernels.applies(torch.empty(1 << 20, dtype=dtype)), dtype
+    assert not kernels.applies(torch.empty(1 << 20, device="meta"))  # not a CPU tensor
+    kernels.failed = "RuntimeError: no compiler"
+    assert not kernels.applies(torch.empty(1 << 20))
+
+
+def test_fused_path_with_pooled_buffers_matches_reference_step_after_step(fused_always, monkeypatch):
+    monkeypatch.setattr(eager_kernel, "_HUGE_PAGE_MIN_BYTES", 0)  # every buffer from the pool
+    ours, ref = pair(1.3, 0.5, -0.2)
+    weights = torch.randn(2, 3, 4, 8, 8, generator=torch.Generator().manual_seed(7))
+    for step in range(3):  # later steps reuse the buffers the earlier ones gave back
+        video = normalised_video((2, 3, 5, 8, 8), seed=step)
+        ours.zero_grad()
+        ref.zero_grad()
+        got, want = run_with_grads(ours, video, weights), run_with_grads(ref, video, weights)
+        assert (got[0] - want[0]).abs().max() <= 1e-5
+        for ours_value, ref_value in zip(got[1:], want[1:], strict=True):
+            torch.testing.assert_close(ours_value, ref_value, rtol=1e-4, atol=1e-5)
+    assert ours._fused.failed is None and ours._fused.runs >= 6
+    assert ours._output_pool.idle_bytes > 0  # the pool was used
+
+
+def test_a_layer_pickles_after_torch_compile_and_after_fused_runs(fused_always):
+    import pickle
+
+    ours, ref = pair(0.9, 0.5, -0.2)
+    video = normalised_video((1, 3, 4, 8, 8), seed=5)
+    compiled = torch.compile(ours)
+    with torch.no_grad():
+        compiled(video)
+        ours(video)  # the fused kernels compiled inside the layer too
+        want_prompts = ref(video)[0]
+    want_reg = ref(video)[1].detach()  # the reference computes R only with grad enabled
+    assert ours._fused.runs >= 1
+    clone = pickle.loads(pickle.dumps(ours))
+    assert clone._fused.runs == 0 and clone._fused.failed is None  # starts without compiled code
+    with torch.no_grad():
+        prompts, reg = clone(video)
+    assert (prompts - want_prompts).abs().max() <= 1e-5
+    torch.testing.assert_close(reg, want_reg, rtol=1e-5, atol=1e-7)
+
+
+def test_fused_backward_through_the_regulariser_alone(fused_always):
+    layer, ref = pair(2.0, 0.6, -0.4)
+    assert_reg_alone_matches(layer, ref)
+    assert layer._fused.failed is None and layer._fused.runs >= 2  # forward and backward ran fused

@@ -317,7 +317,11 @@ def test_npz_over_the_limit_is_refused_and_the_rest_written(clip40, tmp_path):
     assert sorted(p.name for p in folder.iterdir()) == ["attention.mp4", "stats.json"]
 
 
-def test_iter_frames_chunks_equal_read_clip(clip40):
+def test_iter_frames_chunks_equal_pyav_and_read_clip(clip40):
+    decoded, _ = decode_all(clip40)  # PyAV alone: the truth at full size
+    full = list(iter_frames(clip40, start=0.3, stride=3, chunk=4))
+    np.testing.assert_array_equal(np.concatenate([c.frames for c in full]), decoded[7:38:3])
+    # resized: chunks stitched back are read_clip's frames (whose resizing is tested against PIL)
     chunks = list(iter_frames(clip40, start=0.3, stride=3, max_side=40, chunk=4))
     clip = read_clip(clip40, start=0.3, stride=3, max_side=40)
     assert [len(c.frames) for c in chunks] == [4, 4, 3]  # frames 7, 10, ..., 37 (0.28 s is shown at 0.3 s)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 
 import av
 import numpy as np
@@ -15,6 +16,7 @@ from tests.conftest import REPO_ROOT
 from tests.helpers_pickle import code_running_checkpoint
 from tests.helpers_video import make_audio_only
 from ui import viewer
+from ui.state import preset_key
 
 APP = str(REPO_ROOT / "app.py")
 EXPLORE = "pages/1_Explore.py"
@@ -62,7 +64,8 @@ def test_moving_slope_changes_the_view_not_the_clip(explore: AppTest) -> None:
     clip = _clip_id(explore)
     explore.slider(key="w.slope").set_value(40.0).run()
     assert not explore.exception
-    assert explore.session_state["mp.m"] == pytest.approx(MotionParams.from_slope_shift(40.0, 0.0).m)
+    # a = 5 / (0.45 tanh m + 0.1) = 40  =>  tanh m = (5/40 - 0.1) / 0.45 = 1/18 (m > 0 as MPII's)
+    assert explore.session_state["mp.m"] == pytest.approx(math.atanh(1 / 18), rel=1e-12)
     assert explore.session_state["mp.n"] == PRESETS["MPII Cooking 2"].params.n  # shift untouched
     assert _view(explore)["slope"] == pytest.approx(40.0)
     assert _view(explore)["m"] == explore.session_state["mp.m"]
@@ -70,7 +73,7 @@ def test_moving_slope_changes_the_view_not_the_clip(explore: AppTest) -> None:
 
 
 def test_preset_moves_the_sliders_and_survives_a_page_switch(explore: AppTest) -> None:
-    explore.selectbox(key="w.preset").set_value("FineGym").run()
+    explore.selectbox(key=preset_key(explore.session_state)).set_value("FineGym").run()
     fine_gym = PRESETS["FineGym"].params
     assert explore.slider(key="w.slope").value == pytest.approx(fine_gym.slope)
     assert explore.slider(key="w.shift").value == pytest.approx(fine_gym.shift)
@@ -85,7 +88,7 @@ def test_raw_toggle_and_reset(explore: AppTest) -> None:
     explore.slider(key="w.m").set_value(0.0).run()
     explore.slider(key="w.n").set_value(1.5).run()
     assert (explore.session_state["mp.m"], explore.session_state["mp.n"]) == (0.0, 1.5)
-    assert explore.selectbox(key="w.preset").value == "Custom"
+    assert explore.selectbox(key=preset_key(explore.session_state)).value == "Custom"
     explore.button(key="w.reset").click().run()
     default = PRESETS["MPII Cooking 2"].params
     assert explore.slider(key="w.m").value == pytest.approx(default.m)
@@ -130,7 +133,7 @@ def test_uploaded_checkpoint_sets_m_and_n(explore: AppTest) -> None:
     assert not explore.exception and not explore.error
     assert (explore.session_state["mp.m"], explore.session_state["mp.n"]) == (1.3, -0.4)
     assert explore.slider(key="w.slope").value == pytest.approx(MotionParams(1.3, -0.4).slope)
-    assert explore.selectbox(key="w.preset").value == "Custom"
+    assert explore.selectbox(key=preset_key(explore.session_state)).value == "Custom"
 
 
 def test_bad_checkpoint_shows_error_and_keeps_values(explore: AppTest) -> None:

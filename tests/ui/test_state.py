@@ -21,6 +21,7 @@ from ui.state import (
     on_reset,
     on_shift,
     on_slope,
+    preset_key,
     seed,
     sync_param_widgets,
 )
@@ -43,12 +44,13 @@ def state_with(m: float, n: float, **widgets: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(("m", "sign"), [(-1.05, -1.0), (1.05, 1.0), (0.0, 1.0)])
 def test_on_slope_keeps_the_sign_of_m_and_leaves_n(m: float, sign: float) -> None:
     state = state_with(m, -2.67, slope=20.0)
+    state["mp.preset"] = "FineGym"
     on_slope(state)
     sync_param_widgets(state)  # the sidebar's next run
     assert state["mp.m"] == pytest.approx(sign * M_OF_SLOPE_20, rel=1e-12)
     assert state["mp.n"] == -2.67
     assert state["w.slope"] == pytest.approx(20.0, rel=1e-12)
-    assert state["mp.preset"] is None and state["w.preset"] == CUSTOM
+    assert state["mp.preset"] is None and preset_key(state) == "w.preset.1"  # a new box, on Custom
 
 
 def test_on_shift_sets_n_and_leaves_m() -> None:
@@ -93,13 +95,14 @@ def test_sync_clamps_widgets_and_keeps_the_values_exact(m, n, slope, shift, raw_
 
 
 def test_on_preset_loads_published_values_and_custom_keeps_them() -> None:
-    state = state_with(0.0, 0.0, preset="FineGym")
+    state = state_with(0.0, 0.0)
+    state[preset_key(state)] = "FineGym"
     on_preset(state)
     sync_param_widgets(state)  # the sidebar's next run
     assert (state["mp.m"], state["mp.n"]) == (1.05, -2.67)
     assert state["mp.preset"] == "FineGym" and "ACML 2024" in state["mp.params_note"]
     assert state["w.slope"] == pytest.approx(11.066529, abs=1e-6)
-    state["w.preset"] = CUSTOM
+    state[preset_key(state)] = CUSTOM
     on_preset(state)
     sync_param_widgets(state)  # the sidebar's next run
     assert (state["mp.m"], state["mp.n"]) == (1.05, -2.67)
@@ -112,7 +115,7 @@ def test_on_reset_goes_back_to_mpii_cooking_and_clears_the_error() -> None:
     on_reset(state)
     sync_param_widgets(state)  # the sidebar's next run
     assert (state["mp.m"], state["mp.n"]) == (0.257, 0.053)
-    assert state["mp.preset"] == state["w.preset"] == "MPII Cooking 2"
+    assert state["mp.preset"] == "MPII Cooking 2" and preset_key(state) == "w.preset.1"
     assert state["mp.ckpt_error"] == ""
 
 
@@ -123,7 +126,7 @@ def test_apply_checkpoint_sets_values_or_keeps_them_with_the_reason() -> None:
     assert apply_checkpoint(state, buffer.getvalue(), "run7.pyth")
     sync_param_widgets(state)
     assert (state["mp.m"], state["mp.n"]) == (0.5, -0.25)
-    assert state["mp.params_note"] == "Loaded from run7.pyth" and state["w.preset"] == CUSTOM
+    assert state["mp.params_note"] == "Loaded from run7.pyth" and state["mp.preset"] is None
     assert state["w.slope"] == pytest.approx(16.236259, abs=1e-6)  # 5 / (0.45 tanh 0.5 + 0.1)
 
     assert not apply_checkpoint(state, b"not a checkpoint", "notes.txt")
@@ -182,3 +185,19 @@ def test_each_session_gets_its_own_lists_and_dicts() -> None:
     assert second["mp.ds.recent"] == [] and second["mp.viewer_ack"] == {"viewer": "", "seq": 0}
     init_state(first)  # a rerun keeps what the session holds
     assert first["mp.ds.recent"] == ["/data/ucf"]
+
+
+def test_a_replaced_preset_box_is_ignored() -> None:
+    # A slider press makes the preset Custom in a new box; the old box's value, still in the browser
+    # when the next press's rerun starts, must not re-apply its preset (it reset the sliders: issue 18).
+    state = state_with(0.257, 0.053, shift=0.3)
+    state["mp.preset"] = "MPII Cooking 2"
+    old_box = preset_key(state)
+    on_shift(state)
+    assert preset_key(state) != old_box and state["mp.preset"] is None
+    state[old_box] = "MPII Cooking 2"  # what an interrupted run's callback is called with
+    on_preset(state, old_box)
+    assert state["mp.n"] == pytest.approx(HALF_LN3, rel=1e-12) and state["mp.preset"] is None
+    state[preset_key(state)] = "FineGym"  # the box shown now is obeyed
+    on_preset(state, preset_key(state))
+    assert (state["mp.m"], state["mp.n"]) == (1.05, -2.67)
