@@ -256,8 +256,9 @@ def _build(
     with torch.no_grad():
         model.vmps.m.fill_(init.m)
         model.vmps.n.fill_(init.n)
+    model = model.to(device)  # before the check: its sample is already on ``device``
     check_fits(model, sample, len(classes), settings.model)
-    return model.to(device)
+    return model
 
 
 def _evaluate(model: nn.Module, data: ClipTensors, indices: Tensor, batch: int, process: _Process) -> Tensor:

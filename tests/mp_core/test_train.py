@@ -306,3 +306,22 @@ def test_split_lists_and_an_hdf5_pack_decode_the_same_clips_and_use_their_val_sp
     train_idx, val_idx = split_indices(listed.labels, listed.splits, seed=0)
     assert sorted(listed.keys[i] for i in val_idx) == ["moving/moving_0.mp4", "still/still_0.mp4"]
     assert len(train_idx) == 10
+
+
+def test_the_model_is_on_the_samples_device_when_its_fit_is_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a GPU the sample is already on the device: the model must be moved before ``check_fits``."""
+    import mp_core.train.loop as loop
+
+    seen: list[tuple[str, str]] = []
+
+    def spy(model: nn.Module, sample: torch.Tensor, *args: object) -> None:
+        seen.append((str(next(model.parameters()).device), str(sample.device)))
+
+    monkeypatch.setattr(loop, "check_fits", spy)
+    settings = TrainSettings(str(tmp_path), str(tmp_path), frames=4, side=32)
+    device = torch.device("meta")  # any device but the CPU the model is built on
+    model = loop._build(settings, ("a", "b"), torch.zeros(1, 3, 4, 32, 32, device=device), device)
+    assert seen == [("meta", "meta")]
+    assert next(model.parameters()).device == device
