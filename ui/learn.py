@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import signal
 import subprocess
@@ -46,7 +47,8 @@ REPORT_CKPTS_KEY = "mp.ds.ckpts"
 class LearnRequest:
     """One Train click: what to learn on and how.
 
-    ``demo`` > 0: ``dataset`` is a folder the run first fills with the synthetic demo dataset.
+    ``demo`` > 0: ``dataset`` is a folder the run first fills with the synthetic demo dataset. ``roots``:
+    the server's dataset roots, passed on as ``--roots`` so the run reads nothing outside them.
     """
 
     dataset: Path
@@ -57,6 +59,7 @@ class LearnRequest:
     side: int = 64
     batch: int = 8
     demo: int = 0
+    roots: tuple[Path, ...] | None = None  #: the run reads only files inside these (None: anywhere)
 
     def out(self, cache: Path) -> Path:
         """The run's folder: one per dataset and settings but not epochs, so asking for more epochs resumes.
@@ -80,6 +83,8 @@ class LearnRequest:
         command += ["--lambda", ",".join(f"{w:g}" for w in self.weights), "--epochs", str(self.epochs)]
         command += ["--model", self.model, "--frames", str(self.frames), "--side", str(self.side)]
         command += ["--batch", str(self.batch), "--resume", "--device", "cpu"]
+        if self.roots is not None:
+            command += ["--roots", os.pathsep.join(str(root) for root in self.roots)]
         return command + (["--demo", str(self.demo)] if self.demo else [])
 
     def folder(self, out: Path, weight: float) -> Path:

@@ -60,6 +60,7 @@ def _request(state: State) -> LearnRequest | None:
         "frames": int(state["mp.learn.frames"]),
         "side": int(state["mp.learn.side"]),
         "batch": int(state["mp.learn.batch"]),
+        "roots": dataset_roots(),  # the run checks every clip it reads, not only the dataset's path
     }
     if state["mp.learn.source"] == DEMO:
         clips = int(state["mp.learn.demo_clips"])

@@ -22,6 +22,10 @@ def _weights(text: str) -> tuple[float, ...]:
         raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from err
 
 
+def _roots(text: str) -> tuple[str, ...]:
+    return tuple(part for part in text.split(os.pathsep) if part.strip())
+
+
 def build_parser() -> argparse.ArgumentParser:
     from mp_core.train.loop import TrainSettings
 
@@ -94,6 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=default.val_share,
         help="share of each class held out when the dataset has no val split (0.2)",
+    )
+    parser.add_argument(
+        "--roots",
+        type=_roots,
+        metavar=f"DIR[{os.pathsep}DIR...]",
+        help="read only files inside these folders, once '..' and symlinks are followed; listed clips "
+        "outside are refused and named (default: no restriction)",
     )
     return parser
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -83,6 +84,7 @@ class TrainSettings:
     resume: bool = False
     device: str | None = None
     val_share: float = 0.2
+    roots: tuple[str, ...] | None = None  #: read only files inside these folders (None: anywhere)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def check(self, world: int) -> None:
@@ -176,12 +178,16 @@ def _clip_cache(
     from mp_core.datasets import open_dataset
 
     path = Path(settings.out) / f"clips-{settings.frames}f-{settings.side}px.pt"
-    listed = {s.key for s in open_dataset(settings.dataset).samples}
+    listed = {s.key for s in open_dataset(settings.dataset, settings.roots).samples}
     if process.writer:
         cached = ClipTensors.load(path) if path.is_file() else None
-        fresh = cached is not None and set(cached.keys) | {s.split(":")[0] for s in cached.skipped} == listed
+        fresh = (
+            cached is not None
+            and set(cached.keys) <= listed
+            and listed <= set(cached.keys) | {s.split(":")[0] for s in cached.skipped}
+        )
         if not fresh:
-            cached = decode_clips(settings.dataset, settings.frames, settings.side, progress)
+            cached = decode_clips(settings.dataset, settings.frames, settings.side, progress, settings.roots)
             path.parent.mkdir(parents=True, exist_ok=True)
             with atomic_target(path) as temporary:
                 cached.save(temporary)
@@ -425,6 +431,9 @@ def train(settings: TrainSettings) -> dict[float, list[dict[str, Any]]]:
         _write_status(out, {"state": "decoding", "done": done, "total": total})
 
     data = _clip_cache(settings, process, decoding)
+    if process.writer and data.skipped:
+        listing = "\n  ".join(data.skipped[:20]) + ("\n  …" if len(data.skipped) > 20 else "")
+        print(f"skipped {len(data.skipped)} listed clip(s) or line(s):\n  {listing}", file=sys.stderr)
     if process.writer:
         _write_status(out, {"state": "training", "clips": len(data.labels)})
     split = split_indices(data.labels, data.splits, settings.seed, settings.val_share)

@@ -325,3 +325,28 @@ def test_the_model_is_on_the_samples_device_when_its_fit_is_checked(
     model = loop._build(settings, ("a", "b"), torch.zeros(1, 3, 4, 32, 32, device=device), device)
     assert seen == [("meta", "meta")]
     assert next(model.parameters()).device == device
+
+
+def test_a_split_list_line_outside_the_roots_is_refused_and_named(
+    two_class_dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Training reads every clip through the dataset's root check: ``../outside.mp4`` is never decoded."""
+    import shutil
+
+    from mp_core.train import decode_clips
+
+    root = tmp_path / "root"
+    data = root / "data"
+    shutil.copytree(two_class_dataset, data)
+    shutil.copy(two_class_dataset / "moving" / "moving_0.mp4", root / "outside.mp4")
+    rows = [f"{label}/{label}_{i}.mp4 {label}" for label in ("moving", "still") for i in range(6)]
+    (data / "train.csv").write_text("../outside.mp4 moving\n" + "\n".join(rows) + "\n")
+    anywhere = decode_clips(data, frames=4, side=32)
+    assert "../outside.mp4" in anywhere.keys  # without roots nothing is restricted (the command's default)
+    guarded = decode_clips(data, frames=4, side=32, roots=[data])
+    assert "../outside.mp4" not in guarded.keys and len(guarded.keys) == 12
+    assert guarded.skipped == ("train.csv:1: ../outside.mp4: outside the dataset roots: refused",)
+    out = tmp_path / "out"
+    assert main([str(data), "--out", str(out), "--epochs", "1", "--roots", str(data), *TINY]) == 0
+    assert "../outside.mp4: outside the dataset roots: refused" in capsys.readouterr().err
+    assert "../outside.mp4" not in torch.load(out / "clips-4f-32px.pt", weights_only=True)["keys"]
