@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from mp_core.params import MotionParams
+from mp_core.processes import PARENT_ENV
 
 __all__ = [
     "LAMBDA_CHOICES",
@@ -122,7 +123,9 @@ class TrainProcess:
         with (self.out / "run.log").open("wb") as log:
             # same process group as the server: Ctrl-C on the server stops the run too
             command = self.request.command(self.out)
-            self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+            # and it ends when the server is killed: nobody would read its files (mp_core.processes)
+            environment = {**os.environ, PARENT_ENV: str(os.getpid())}
+            self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=environment)
         self.state = "running"
         return self
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -38,6 +39,7 @@ __all__ = [
     "epoch_permutation",
     "lambda_folder",
     "read_metrics",
+    "remove_stale_temporaries",
     "train",
 ]
 
@@ -58,6 +60,10 @@ METRIC_COLUMNS = (
 )
 #: Settings that change what an epoch computes: a checkpoint resumes only under the same values.
 _RESUME_KEYS = ("frames", "side", "batch", "lr", "prompt_lr", "seed", "init", "model", "weights", "val_share")
+
+
+#: The names :func:`mp_core.files.atomic_target` writes to before its rename.
+_TEMPORARY = re.compile(r"\..+\.[0-9a-f]{32}\.tmp")
 
 
 class ResumeError(InputError):
@@ -151,6 +157,30 @@ class _Process:
     def barrier(self) -> None:
         if self.world > 1:
             dist.barrier()
+
+
+def remove_stale_temporaries(out: str | os.PathLike) -> list[Path]:
+    """Remove the half-written files (``atomic_target``'s ``.<name>.<hex>.tmp``) of killed runs.
+
+    A run killed with SIGKILL (or a crash) cannot clean up; the next run in ``out`` does, in ``out`` and
+    its ``lambda-*`` folders. Returns the removed paths. Two runs must not share ``out`` (the Learn page
+    starts one at a time).
+
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> _ = (folder / f".checkpoint.pyth.{'a1' * 16}.tmp").write_bytes(b"half")
+        >>> _ = (folder / ".notes.tmp").write_text("not ours")
+        >>> [p.name for p in remove_stale_temporaries(folder)], sorted(p.name for p in folder.iterdir())
+        (['.checkpoint.pyth.a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1.tmp'], ['.notes.tmp'])
+    """
+    removed = []
+    for folder in (Path(out), *sorted(Path(out).glob("lambda-*"))):
+        for path in folder.glob(".*.tmp"):
+            if _TEMPORARY.fullmatch(path.name) and path.is_file():
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed
 
 
 def _start_processes(device_name: str | None) -> _Process:
@@ -426,6 +456,7 @@ def train(settings: TrainSettings) -> dict[float, list[dict[str, Any]]]:
     out = Path(settings.out)
     if process.writer:
         out.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(out)
 
     def decoding(done: int, total: int) -> None:
         _write_status(out, {"state": "decoding", "done": done, "total": total})

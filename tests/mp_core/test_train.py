@@ -350,3 +350,95 @@ def test_a_split_list_line_outside_the_roots_is_refused_and_named(
     assert main([str(data), "--out", str(out), "--epochs", "1", "--roots", str(data), *TINY]) == 0
     assert "../outside.mp4: outside the dataset roots: refused" in capsys.readouterr().err
     assert "../outside.mp4" not in torch.load(out / "clips-4f-32px.pt", weights_only=True)["keys"]
+
+
+_TERMINATED_RUN = """
+import os, signal, sys, time
+import torch
+import mp_core.train.loop as loop
+
+save = torch.save
+
+def terminated(obj, path, *args, **kwargs):  # SIGTERM while epoch 2's checkpoint is half-written
+    save(obj, path, *args, **kwargs)
+    if str(path).endswith(".tmp") and isinstance(obj, dict) and obj.get("epoch") == 2:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(30)  # the handler raises here
+
+torch.save = terminated
+from mp_core.train.__main__ import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.timeout(600)
+def test_sigterm_mid_run_leaves_no_temporaries_and_resume_goes_on(
+    two_class_dataset: Path, tmp_path: Path
+) -> None:
+    common = [str(two_class_dataset), "--epochs", "3", "--lambda", "1", "--device", "cpu", *TINY]
+    script = tmp_path / "terminated.py"
+    script.write_text(textwrap.dedent(_TERMINATED_RUN))
+    out = tmp_path / "run"
+    stopped = _run(str(script), *common, "--out", str(out))
+    assert stopped.returncode == 143, stopped.stderr[-2000:]
+    assert "run again with --resume" in stopped.stderr
+    assert not list(out.rglob("*.tmp"))
+    assert [row["epoch"] for row in read_metrics(out)] == [1]
+    assert torch.load(out / "checkpoint.pyth", weights_only=True)["epoch"] == 1
+    stale = out / f".metrics.parquet.{'0f' * 16}.tmp"  # what a SIGKILLed run leaves
+    stale.write_bytes(b"half")
+    resumed = _run("-m", "mp_core.train", *common, "--out", str(out), "--resume")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert [row["epoch"] for row in read_metrics(out)] == [1, 2, 3]
+    assert not stale.exists()
+
+
+_MIDDLE = """
+import os, subprocess, sys, time
+from mp_core.processes import PARENT_ENV
+
+child = subprocess.Popen(
+    [sys.executable, "-c", "import os, time; from mp_core.processes import exit_with_parent; "
+     "exit_with_parent(int(os.environ['%s'])); time.sleep(120)" % PARENT_ENV],
+    env={**os.environ, PARENT_ENV: str(os.getpid())},
+)
+print(child.pid, flush=True)
+time.sleep(120)
+"""
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` exists and is not a zombie (an exited orphan waiting for init to reap it)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+def test_a_child_given_its_parent_id_ends_when_the_parent_is_killed(tmp_path: Path) -> None:
+    """The Learn page's training child (PARENT_ENV) does not outlive a killed server."""
+    import signal
+    import time
+
+    middle = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(_MIDDLE)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert middle.stdout is not None
+    child = int(middle.stdout.readline())
+    try:
+        time.sleep(1.0)
+        assert _running(child)  # the watch does not end it while the parent lives
+        middle.send_signal(signal.SIGKILL)
+        middle.wait()
+        deadline = time.monotonic() + 20
+        while _running(child) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _running(child)
+    finally:
+        if _running(child):
+            os.kill(child, signal.SIGKILL)
