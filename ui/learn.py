@@ -17,12 +17,15 @@ import signal
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mp_core.params import MotionParams
 from mp_core.processes import PARENT_ENV
+from ui.report_runtime import SessionWatch
 
 __all__ = [
     "LAMBDA_CHOICES",
@@ -111,12 +114,19 @@ class TrainProcess:
         'waiting'
     """
 
-    def __init__(self, request: LearnRequest, out: Path) -> None:
+    def __init__(
+        self,
+        request: LearnRequest,
+        out: Path,
+        alive: Callable[[], bool] | None = None,
+        grace: float = 30.0,
+    ) -> None:
         self.request, self.out = request, out
         self.state = "waiting"  # waiting → running → done | cancelled | failed
         self.error = ""
         self._process: subprocess.Popen[bytes] | None = None
         self._cancelled = False
+        self._session = SessionWatch(alive, grace)  # the report's rule: a session gone 30 s stops its run
 
     def start(self) -> TrainProcess:
         self.out.mkdir(parents=True, exist_ok=True)
@@ -127,7 +137,16 @@ class TrainProcess:
             environment = {**os.environ, PARENT_ENV: str(os.getpid())}
             self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=environment)
         self.state = "running"
+        threading.Thread(target=self._watch_session, name=f"learn {self.out.name}", daemon=True).start()
         return self
+
+    def _watch_session(self) -> None:
+        """Cancel the run once the session that started it has left (nobody would see or use it)."""
+        while self._process is not None and self._process.poll() is None:
+            if self._session.gone():
+                self.cancel()
+                return
+            time.sleep(0.5)
 
     @property
     def active(self) -> bool:
@@ -203,15 +222,37 @@ class TrainSlot:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.job: TrainProcess | None = None
-        self.owner: str | None = None
+        self.owner: str | None = None  #: the session id that started :attr:`job`
 
-    def start(self, request: LearnRequest, out: Path, owner: str) -> TrainProcess | None:
-        """Start ``request`` unless another run is active (then None)."""
+    def start(
+        self,
+        request: LearnRequest,
+        out: Path,
+        owner: str,
+        alive: Callable[[], bool] | None = None,
+    ) -> TrainProcess | None:
+        """Start ``request`` for session ``owner`` unless another run is active (then None).
+
+        ``alive`` tells whether the owner is still connected (``ui.report_runtime.session_alive``).
+        """
         with self.lock:
             if self.job is not None and self.job.active:
                 return None
-            self.job, self.owner = TrainProcess(request, out).start(), owner
+            self.job, self.owner = TrainProcess(request, out, alive).start(), owner
             return self.job
+
+    def job_of(self, owner: str) -> TrainProcess | None:
+        """The server's run if session ``owner`` started it, else None (it is someone else's)."""
+        with self.lock:
+            return self.job if self.owner == owner else None
+
+    def cancel(self, owner: str) -> bool:
+        """Cancel the run of session ``owner``; another session's run is left alone (False)."""
+        job = self.job_of(owner)
+        if job is None:
+            return False
+        job.cancel()
+        return True
 
 
 def learned_entries(request: LearnRequest, out: Path) -> dict[str, tuple[Path, MotionParams]]:

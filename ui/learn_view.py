@@ -7,7 +7,16 @@ import streamlit as st
 from mp_core import InputError, MotionParams, lambda_sweep
 from mp_core.params import DEFAULT_PRESET, PRESETS
 from ui import learn_figures
-from ui.learn import LAMBDA_CHOICES, MODELS, LearnRequest, TrainSlot, learned_entries, publish_learned
+from ui.learn import (
+    LAMBDA_CHOICES,
+    MODELS,
+    LearnRequest,
+    TrainProcess,
+    TrainSlot,
+    learned_entries,
+    publish_learned,
+)
+from ui.report_runtime import session_alive
 from ui.roots import allowed_path, cache_dir, dataset_roots
 from ui.state import State, set_params
 
@@ -84,16 +93,20 @@ def _on_train() -> None:
     request = _request(state)
     if request is None:
         return
-    if train_slot().start(request, request.out(cache_dir()), _session_id()) is None:
+    if train_slot().start(request, request.out(cache_dir()), _session_id(), session_alive()) is None:
         state["mp.learn.error"] = "Another training run is using this server; try again when it ends."
         return
     state["mp.learn.request"] = request
 
 
 def _on_cancel() -> None:
-    job = train_slot().job
-    if job is not None and job.request == st.session_state["mp.learn.request"]:
-        job.cancel()
+    train_slot().cancel(_session_id())  # only this session's run: the owner, not equal settings, decides
+
+
+def _my_job(state: State) -> TrainProcess | None:
+    """The server's run if this session started it for its last request."""
+    job = train_slot().job_of(_session_id())
+    return job if job is not None and job.request == state["mp.learn.request"] else None
 
 
 def _seed(widget: str, canonical: str) -> dict[str, str]:
@@ -105,7 +118,7 @@ def _seed(widget: str, canonical: str) -> dict[str, str]:
 def controls(state: State) -> bool:
     """Settings and Train / Cancel; returns whether this session's run is active."""
     job = train_slot().job
-    mine = job is not None and job.request == state["mp.learn.request"]
+    mine = _my_job(state) is not None
     active = job is not None and job.active
     left, right = st.columns([3, 2], gap="large")
     with left:
@@ -165,8 +178,8 @@ def live_section(state: State) -> None:
         st.info("Choose λ values and press Train: the curves appear here epoch by epoch.")
         _paper_sweep({})
         return
-    job = train_slot().job
-    running = job is not None and job.request == request and job.active
+    job = _my_job(state)
+    running = job is not None and job.active
     if running:  # redrawn alone every 2 s; it reruns the page when the run ends
         st.fragment(run_every=2.0)(_live)(request)
     else:  # not a fragment: "Use these values" must rerun the whole page, sidebar included
@@ -175,9 +188,9 @@ def live_section(state: State) -> None:
 
 def _live(request: LearnRequest) -> None:
     state = st.session_state
-    job = train_slot().job
+    job = _my_job(state)
     out = request.out(cache_dir())
-    if job is not None and job.request == request:
+    if job is not None:
         running = job.active
         share, line = job.progress()
         if running:

@@ -97,17 +97,57 @@ def test_cancel_keeps_the_finished_epochs_and_train_resumes(app_folders) -> None
     assert [row["epoch"] for row in rows] == list(range(1, kept + 2))  # resumed, not restarted
 
 
-def test_one_run_per_server(tmp_path: Path) -> None:
+@pytest.fixture
+def blocked_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run's child waits (a minute) until it is cancelled: checks while it runs are real."""
+    import sys
+
+    waiting = [sys.executable, "-c", "import time; time.sleep(60)"]
+    monkeypatch.setattr(LearnRequest, "command", lambda self, out: waiting)
+
+
+def test_one_run_per_server(tmp_path: Path, blocked_command: None) -> None:
     slot = TrainSlot()
     request = LearnRequest(tmp_path / "data", (0.0,), epochs=1)
-    (tmp_path / "data").mkdir()
     first = slot.start(request, tmp_path / "out", "session a")
-    assert first is not None
-    # the child fails fast (no clips) but while it runs a second start is refused
-    second = slot.start(request, tmp_path / "out2", "session b") if first.active else None
-    assert second is None
-    assert first.wait(120)
-    assert first.state == "failed" and "nothing to train on" in first.error
+    assert first is not None and first.active
+    assert slot.start(request, tmp_path / "out2", "session b") is None
+    first.cancel()
+    assert first.wait(10) and first.state == "cancelled"
+    second = slot.start(request, tmp_path / "out2", "session b")  # the server is free again
+    assert second is not None and second.active
+    second.cancel()
+
+
+def test_a_failing_run_reports_the_commands_message(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    job = TrainSlot().start(LearnRequest(tmp_path / "data", (0.0,), epochs=1), tmp_path / "out", "a")
+    assert job is not None and job.wait(120)
+    assert job.state == "failed" and "nothing to train on" in job.error
+
+
+def test_only_the_session_that_started_a_run_can_cancel_it(tmp_path: Path, blocked_command: None) -> None:
+    slot = TrainSlot()
+    request = LearnRequest(tmp_path / "data", (0.0,), epochs=1)
+    job = slot.start(request, tmp_path / "out", "session a")
+    assert job is not None
+    assert slot.job_of("session b") is None  # the same request from another session is not its run
+    assert not slot.cancel("session b")
+    assert job.active and not job.wait(0.5)
+    assert slot.job_of("session a") is job and slot.cancel("session a")
+    assert job.wait(10) and job.state == "cancelled"
+
+
+def test_a_run_stops_once_its_session_has_been_gone_for_the_grace_period(
+    tmp_path: Path, blocked_command: None
+) -> None:
+    present = [True]
+    job = TrainProcess(LearnRequest(tmp_path / "data", (0.0,), 1), tmp_path / "out", lambda: present[0], 1.0)
+    job.start()
+    assert not job.wait(1.5)  # the session is there: the run goes on
+    present[0] = False
+    assert job.wait(10), "the run outlived its session"
+    assert job.state == "cancelled"
 
 
 def test_progress_reads_the_status_files_of_each_lambda(tmp_path: Path) -> None:
