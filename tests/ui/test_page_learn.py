@@ -166,3 +166,19 @@ def test_progress_reads_the_status_files_of_each_lambda(tmp_path: Path) -> None:
     running = {"state": "training", "epoch": 1, "epochs": 2, "step": 1, "steps": 2}
     (tmp_path / "out" / "lambda-1" / "status.json").write_text(json.dumps(running))
     assert job.progress() == (pytest.approx((1 + 0.25) / 2), "λ=1: epoch 1/2 training")
+
+
+def test_the_paths_figure_takes_a_run_whose_shift_saturated() -> None:
+    """A learned n of 25 gives shift = 0.6 exactly in float: the path is drawn from the rows' m, n."""
+    from mp_core import MotionParams
+    from ui.learn_figures import trajectory_figure
+
+    params = [MotionParams(0.5, 3.0), MotionParams(0.4, 25.0)]
+    rows = [
+        {"epoch": i + 1, "m": p.m, "n": p.n, "slope": p.slope, "shift": p.shift} for i, p in enumerate(params)
+    ]
+    assert rows[-1]["shift"] == 0.6
+    fig = trajectory_figure({1.0: rows}, MotionParams(0.257, 0.053))
+    path = fig.data[-1]
+    assert list(path.x) == pytest.approx([0.6 * 0.0528, params[0].shift, 0.6], abs=1e-3)
+    assert list(path.y) == pytest.approx([MotionParams(0.257, 0.053).slope, params[0].slope, params[1].slope])
