@@ -35,6 +35,7 @@ __all__ = [
     "TrainSlot",
     "learned_entries",
     "publish_learned",
+    "request_runs",
 ]
 
 #: λ values offered (the paper's FineGym sweep, plus 1 and 10 of the bench's sweep).
@@ -211,9 +212,14 @@ class TrainProcess:
 
     def runs(self) -> dict[float, list[dict[str, Any]]]:
         """Each λ's metric rows so far (a λ not started yet: no rows)."""
-        from mp_core.train.loop import read_metrics
+        return request_runs(self.request, self.out)
 
-        return {w: read_metrics(self.request.folder(self.out, w)) for w in self.request.weights}
+
+def request_runs(request: LearnRequest, out: Path) -> dict[float, list[dict[str, Any]]]:
+    """Each λ's metric rows in the run folder ``out`` (a λ not started yet: no rows)."""
+    from mp_core.train.loop import read_metrics
+
+    return {w: read_metrics(request.folder(out, w)) for w in request.weights}
 
 
 class TrainSlot:
@@ -273,8 +279,10 @@ def learned_entries(request: LearnRequest, out: Path) -> dict[str, tuple[Path, M
 
 def publish_learned(state: Any, entries: dict[str, tuple[Path, MotionParams]]) -> None:
     """Offer learned values in Compare (``mp.learned``) and in the dataset report's parameter sets."""
+    from ui.report_run import spec_text
+
     learned = state.setdefault(LEARNED_KEY, {})
     report = state.setdefault(REPORT_CKPTS_KEY, {})
     for label, (_, params) in entries.items():
         learned[label] = params
-        report[label] = f"m={params.m!r},n={params.n!r}"
+        report[label] = spec_text(params)

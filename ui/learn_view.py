@@ -6,6 +6,7 @@ import streamlit as st
 
 from mp_core import InputError, MotionParams, lambda_sweep
 from mp_core.params import DEFAULT_PRESET, PRESETS
+from mp_core.train import final_params
 from ui import learn_figures
 from ui.learn import (
     LAMBDA_CHOICES,
@@ -15,36 +16,15 @@ from ui.learn import (
     TrainSlot,
     learned_entries,
     publish_learned,
+    request_runs,
 )
 from ui.report_runtime import session_alive
 from ui.roots import allowed_path, cache_dir, dataset_roots
-from ui.state import State, set_params
+from ui.state import DATASET_SOURCES, State, set_params
 
-__all__ = ["controls", "init_learn_state", "live_section", "train_slot"]
+__all__ = ["controls", "live_section", "train_slot"]
 
-DEMO, SERVER = "Demo dataset", "Path on the server"
-#: Clips per class of the demo dataset trained on (24 x 5 classes: 96 to train, 24 to validate).
-DEMO_CLIPS = 24
-
-LEARN_DEFAULTS = {
-    "mp.learn.source": DEMO,
-    "mp.learn.path": "",
-    "mp.learn.weights": [0.0, 1.0, 10.0],
-    "mp.learn.epochs": 20,
-    "mp.learn.model": "tiny",
-    "mp.learn.frames": 8,
-    "mp.learn.side": 64,
-    "mp.learn.batch": 8,
-    "mp.learn.demo_clips": DEMO_CLIPS,
-    "mp.learn.request": None,  # the session's last LearnRequest (its files are read back)
-    "mp.learn.error": "",
-}
-
-
-def init_learn_state(state: State) -> None:
-    for key, value in LEARN_DEFAULTS.items():
-        state.setdefault(key, list(value) if isinstance(value, list) else value)
-    state.setdefault("mp.learned", {})
+DEMO, SERVER = DATASET_SOURCES
 
 
 @st.cache_resource(max_entries=1)
@@ -206,16 +186,14 @@ def _live(request: LearnRequest) -> None:
                 publish_learned(state, learned_entries(request, out))
             st.rerun()  # the whole page: Train becomes available again
     else:
-        from mp_core.train.loop import read_metrics
-
-        running, runs = False, {w: read_metrics(request.folder(out, w)) for w in request.weights}
+        running, runs = False, request_runs(request, out)
     runs = {w: rows for w, rows in runs.items() if rows}
     if not runs:
         return
     st.plotly_chart(learn_figures.curves_figure(runs), key="learn_curves")
     start = PRESETS[DEFAULT_PRESET].params
     st.plotly_chart(learn_figures.trajectory_figure(runs, start), key="learn_paths")
-    finals = {w: MotionParams(rows[-1]["m"], rows[-1]["n"]) for w, rows in runs.items()}
+    finals = {w: final_params(rows) for w, rows in runs.items()}
     _paper_sweep(finals)
     if not running:
         _use_buttons(request, runs)
@@ -229,8 +207,7 @@ def _paper_sweep(finals: dict[float, MotionParams]) -> None:
 def _use_buttons(request: LearnRequest, runs: dict[float, list[dict]]) -> None:
     st.markdown("**Learned values** (also offered in Compare and in the Dataset report)")
     for weight, rows in runs.items():
-        last = rows[-1]
-        params = MotionParams(last["m"], last["n"])
+        last, params = rows[-1], final_params(rows)
         label = f"λ={weight:g}"
         columns = st.columns([3, 1])
         checkpoint = request.folder(request.out(cache_dir()), weight) / "checkpoint.pyth"
