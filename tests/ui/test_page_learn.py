@@ -3,6 +3,8 @@ the learned sets in Compare, Cancel and resume, and one run per server."""
 
 from __future__ import annotations
 
+import math
+import os
 import time
 from pathlib import Path
 
@@ -52,6 +54,11 @@ def test_a_short_run_draws_its_curves_and_its_values_become_the_sidebars(app_fol
     assert not at.exception and not at.error, [e.value for e in at.error]
     request: LearnRequest = at.session_state["mp.learn.request"]
     assert request.weights == (0.0, 10.0) and request.demo == 4
+    from ui.roots import dataset_roots
+
+    assert request.roots == dataset_roots()  # the run checks every clip against the server's roots
+    command = request.command(request.out(app_folders["MP_CACHE_DIR"]))
+    assert command[command.index("--roots") + 1].split(os.pathsep) == [str(r) for r in dataset_roots()]
     wait_for_run(at)
     out = request.out(app_folders["MP_CACHE_DIR"])
     assert out.is_relative_to(app_folders["MP_CACHE_DIR"])
@@ -173,12 +180,11 @@ def test_the_paths_figure_takes_a_run_whose_shift_saturated() -> None:
     from mp_core import MotionParams
     from ui.learn_figures import trajectory_figure
 
-    params = [MotionParams(0.5, 3.0), MotionParams(0.4, 25.0)]
+    start, params = MotionParams(0.257, 0.053), [MotionParams(0.5, 3.0), MotionParams(0.4, 25.0)]
     rows = [
-        {"epoch": i + 1, "m": p.m, "n": p.n, "slope": p.slope, "shift": p.shift} for i, p in enumerate(params)
+        {"epoch": i, "m": p.m, "n": p.n, "slope": p.slope, "shift": p.shift} for i, p in enumerate(params)
     ]
     assert rows[-1]["shift"] == 0.6
-    fig = trajectory_figure({1.0: rows}, MotionParams(0.257, 0.053))
-    path = fig.data[-1]
-    assert list(path.x) == pytest.approx([0.6 * 0.0528, params[0].shift, 0.6], abs=1e-3)
-    assert list(path.y) == pytest.approx([MotionParams(0.257, 0.053).slope, params[0].slope, params[1].slope])
+    path = trajectory_figure({1.0: rows}, start).data[-1]
+    assert list(path.x) == pytest.approx([0.6 * math.tanh(0.053), 0.6 * math.tanh(3.0), 0.6])
+    assert list(path.y) == pytest.approx([5 / (0.45 * math.tanh(m) + 0.1) for m in (0.257, 0.5, 0.4)])
