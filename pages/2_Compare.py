@@ -10,6 +10,7 @@ from mp_core.power_norms import COMPARISON_NORMS
 from mp_core.viz import clip_view as view
 from ui import compare, figures
 from ui.clips import ClipSpec, motion_mask
+from ui.learn import LEARNED_KEY
 from ui.sidebar import clip_page
 from ui.state import bind
 
@@ -63,7 +64,7 @@ if shown == "Parameter sets":
             options = [
                 compare.CURRENT,
                 *PRESETS,
-                *st.session_state.get("mp.learned", {}),
+                *st.session_state.get(LEARNED_KEY, {}),
                 compare.FROM_CHECKPOINT,
             ]
             key = f"mp.cmp.choice.{index}"

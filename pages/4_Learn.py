@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.learn_view import controls, init_learn_state, live_section
+from ui.learn_view import controls, live_section
 from ui.sidebar import setup_page, sidebar
 
 setup_page("Learn")
@@ -14,6 +14,5 @@ st.caption(
     "paper's loss (cross-entropy + λ·R). Training runs in a background process: leave the page and come back."
 )
 sidebar()  # "Use these values" sets the sidebar's parameters
-init_learn_state(st.session_state)
 controls(st.session_state)
 live_section(st.session_state)

@@ -11,6 +11,7 @@ from mp_core import PRESETS, InputError, MotionParams
 from mp_core.checkpoints import load_params
 from mp_core.params import Preset
 from mp_core.viz.clip_view import ClipData, clip_focus, clip_stats
+from ui.learn import LEARNED_KEY
 from ui.state import CHECKPOINT_TYPES, State, current_params
 
 CURRENT = "Current sliders"
@@ -40,8 +41,8 @@ def compare_params(state: State, index: int) -> tuple[str, MotionParams] | None:
         return f"{index + 1}: current", current_params(state)
     if choice in PRESETS:
         return f"{index + 1}: {choice}", PRESETS[choice].params
-    if choice in state.get("mp.learned", {}):  # values learned on the Learn page (ui.learn)
-        return f"{index + 1}: {choice}", state["mp.learned"][choice]
+    if choice in state.get(LEARNED_KEY, {}):  # values learned on the Learn page (ui.learn)
+        return f"{index + 1}: {choice}", state[LEARNED_KEY][choice]
     loaded: tuple[str, MotionParams] | None = state[f"mp.cmp.ckpt.{index}"]
     return None if loaded is None else (f"{index + 1}: {loaded[0]}", loaded[1])
 

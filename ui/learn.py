@@ -11,16 +11,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import signal
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mp_core.params import MotionParams
+from mp_core.processes import PARENT_ENV
+from ui.report_runtime import SessionWatch
 
 __all__ = [
     "LAMBDA_CHOICES",
@@ -30,6 +35,7 @@ __all__ = [
     "TrainSlot",
     "learned_entries",
     "publish_learned",
+    "request_runs",
 ]
 
 #: λ values offered (the paper's FineGym sweep, plus 1 and 10 of the bench's sweep).
@@ -46,7 +52,8 @@ REPORT_CKPTS_KEY = "mp.ds.ckpts"
 class LearnRequest:
     """One Train click: what to learn on and how.
 
-    ``demo`` > 0: ``dataset`` is a folder the run first fills with the synthetic demo dataset.
+    ``demo`` > 0: ``dataset`` is a folder the run first fills with the synthetic demo dataset. ``roots``:
+    the server's dataset roots, passed on as ``--roots`` so the run reads nothing outside them.
     """
 
     dataset: Path
@@ -57,6 +64,7 @@ class LearnRequest:
     side: int = 64
     batch: int = 8
     demo: int = 0
+    roots: tuple[Path, ...] | None = None  #: the run reads only files inside these (None: anywhere)
 
     def out(self, cache: Path) -> Path:
         """The run's folder: one per dataset and settings but not epochs, so asking for more epochs resumes.
@@ -80,6 +88,8 @@ class LearnRequest:
         command += ["--lambda", ",".join(f"{w:g}" for w in self.weights), "--epochs", str(self.epochs)]
         command += ["--model", self.model, "--frames", str(self.frames), "--side", str(self.side)]
         command += ["--batch", str(self.batch), "--resume", "--device", "cpu"]
+        if self.roots is not None:
+            command += ["--roots", os.pathsep.join(str(root) for root in self.roots)]
         return command + (["--demo", str(self.demo)] if self.demo else [])
 
     def folder(self, out: Path, weight: float) -> Path:
@@ -105,21 +115,39 @@ class TrainProcess:
         'waiting'
     """
 
-    def __init__(self, request: LearnRequest, out: Path) -> None:
+    def __init__(
+        self,
+        request: LearnRequest,
+        out: Path,
+        alive: Callable[[], bool] | None = None,
+        grace: float = 30.0,
+    ) -> None:
         self.request, self.out = request, out
         self.state = "waiting"  # waiting → running → done | cancelled | failed
         self.error = ""
         self._process: subprocess.Popen[bytes] | None = None
         self._cancelled = False
+        self._session = SessionWatch(alive, grace)  # the report's rule: a session gone 30 s stops its run
 
     def start(self) -> TrainProcess:
         self.out.mkdir(parents=True, exist_ok=True)
         with (self.out / "run.log").open("wb") as log:
             # same process group as the server: Ctrl-C on the server stops the run too
             command = self.request.command(self.out)
-            self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+            # and it ends when the server is killed: nobody would read its files (mp_core.processes)
+            environment = {**os.environ, PARENT_ENV: str(os.getpid())}
+            self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=environment)
         self.state = "running"
+        threading.Thread(target=self._watch_session, name=f"learn {self.out.name}", daemon=True).start()
         return self
+
+    def _watch_session(self) -> None:
+        """Cancel the run once the session that started it has left (nobody would see or use it)."""
+        while self._process is not None and self._process.poll() is None:
+            if self._session.gone():
+                self.cancel()
+                return
+            time.sleep(0.5)
 
     @property
     def active(self) -> bool:
@@ -184,9 +212,14 @@ class TrainProcess:
 
     def runs(self) -> dict[float, list[dict[str, Any]]]:
         """Each λ's metric rows so far (a λ not started yet: no rows)."""
-        from mp_core.train.loop import read_metrics
+        return request_runs(self.request, self.out)
 
-        return {w: read_metrics(self.request.folder(self.out, w)) for w in self.request.weights}
+
+def request_runs(request: LearnRequest, out: Path) -> dict[float, list[dict[str, Any]]]:
+    """Each λ's metric rows in the run folder ``out`` (a λ not started yet: no rows)."""
+    from mp_core.train.loop import read_metrics
+
+    return {w: read_metrics(request.folder(out, w)) for w in request.weights}
 
 
 class TrainSlot:
@@ -195,15 +228,37 @@ class TrainSlot:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.job: TrainProcess | None = None
-        self.owner: str | None = None
+        self.owner: str | None = None  #: the session id that started :attr:`job`
 
-    def start(self, request: LearnRequest, out: Path, owner: str) -> TrainProcess | None:
-        """Start ``request`` unless another run is active (then None)."""
+    def start(
+        self,
+        request: LearnRequest,
+        out: Path,
+        owner: str,
+        alive: Callable[[], bool] | None = None,
+    ) -> TrainProcess | None:
+        """Start ``request`` for session ``owner`` unless another run is active (then None).
+
+        ``alive`` tells whether the owner is still connected (``ui.report_runtime.session_alive``).
+        """
         with self.lock:
             if self.job is not None and self.job.active:
                 return None
-            self.job, self.owner = TrainProcess(request, out).start(), owner
+            self.job, self.owner = TrainProcess(request, out, alive).start(), owner
             return self.job
+
+    def job_of(self, owner: str) -> TrainProcess | None:
+        """The server's run if session ``owner`` started it, else None (it is someone else's)."""
+        with self.lock:
+            return self.job if self.owner == owner else None
+
+    def cancel(self, owner: str) -> bool:
+        """Cancel the run of session ``owner``; another session's run is left alone (False)."""
+        job = self.job_of(owner)
+        if job is None:
+            return False
+        job.cancel()
+        return True
 
 
 def learned_entries(request: LearnRequest, out: Path) -> dict[str, tuple[Path, MotionParams]]:
@@ -224,8 +279,10 @@ def learned_entries(request: LearnRequest, out: Path) -> dict[str, tuple[Path, M
 
 def publish_learned(state: Any, entries: dict[str, tuple[Path, MotionParams]]) -> None:
     """Offer learned values in Compare (``mp.learned``) and in the dataset report's parameter sets."""
+    from ui.report_run import spec_text
+
     learned = state.setdefault(LEARNED_KEY, {})
     report = state.setdefault(REPORT_CKPTS_KEY, {})
     for label, (_, params) in entries.items():
         learned[label] = params
-        report[label] = f"m={params.m!r},n={params.n!r}"
+        report[label] = spec_text(params)

@@ -59,7 +59,9 @@ def trajectory_figure(runs: Runs, start: MotionParams | None = None) -> go.Figur
     Right: each λ's path in the (shift b, slope a) plane, epoch by epoch, from ``start``.
 
     Example:
-        >>> rows = [{"epoch": 1, "slope": 20.0, "shift": 0.05}, {"epoch": 2, "slope": 18.0, "shift": 0.07}]
+        >>> learned = [MotionParams(0.6, 0.1), MotionParams(0.7, 0.2)]
+        >>> rows = [{"epoch": i, "slope": p.slope, "shift": p.shift, "m": p.m, "n": p.n}
+        ...         for i, p in enumerate(learned)]
         >>> fig = trajectory_figure({1.0: rows})
         >>> len(fig.data), fig.data[-1].name
         (3, 'λ=1')
@@ -85,9 +87,9 @@ def trajectory_figure(runs: Runs, start: MotionParams | None = None) -> go.Figur
                 row=1,
                 col=1,
             )
-        path = ([start] if start else []) + [
-            MotionParams.from_slope_shift(r["slope"], r["shift"]) for r in rows
-        ]
+        # the learned raw values: every (m, n) is valid, while a saturated shift (|tanh n| = 1 in
+        # float) cannot be turned back into one
+        path = ([start] if start else []) + [MotionParams(r["m"], r["n"]) for r in rows]
         fig.add_trace(
             go.Scatter(
                 x=[p.shift for p in path],

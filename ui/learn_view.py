@@ -6,36 +6,25 @@ import streamlit as st
 
 from mp_core import InputError, MotionParams, lambda_sweep
 from mp_core.params import DEFAULT_PRESET, PRESETS
+from mp_core.train import final_params
 from ui import learn_figures
-from ui.learn import LAMBDA_CHOICES, MODELS, LearnRequest, TrainSlot, learned_entries, publish_learned
+from ui.learn import (
+    LAMBDA_CHOICES,
+    MODELS,
+    LearnRequest,
+    TrainProcess,
+    TrainSlot,
+    learned_entries,
+    publish_learned,
+    request_runs,
+)
+from ui.report_runtime import session_alive
 from ui.roots import allowed_path, cache_dir, dataset_roots
-from ui.state import State, set_params
+from ui.state import DATASET_SOURCES, State, set_params
 
-__all__ = ["controls", "init_learn_state", "live_section", "train_slot"]
+__all__ = ["controls", "live_section", "train_slot"]
 
-DEMO, SERVER = "Demo dataset", "Path on the server"
-#: Clips per class of the demo dataset trained on (24 x 5 classes: 96 to train, 24 to validate).
-DEMO_CLIPS = 24
-
-LEARN_DEFAULTS = {
-    "mp.learn.source": DEMO,
-    "mp.learn.path": "",
-    "mp.learn.weights": [0.0, 1.0, 10.0],
-    "mp.learn.epochs": 20,
-    "mp.learn.model": "tiny",
-    "mp.learn.frames": 8,
-    "mp.learn.side": 64,
-    "mp.learn.batch": 8,
-    "mp.learn.demo_clips": DEMO_CLIPS,
-    "mp.learn.request": None,  # the session's last LearnRequest (its files are read back)
-    "mp.learn.error": "",
-}
-
-
-def init_learn_state(state: State) -> None:
-    for key, value in LEARN_DEFAULTS.items():
-        state.setdefault(key, list(value) if isinstance(value, list) else value)
-    state.setdefault("mp.learned", {})
+DEMO, SERVER = DATASET_SOURCES
 
 
 @st.cache_resource(max_entries=1)
@@ -60,6 +49,7 @@ def _request(state: State) -> LearnRequest | None:
         "frames": int(state["mp.learn.frames"]),
         "side": int(state["mp.learn.side"]),
         "batch": int(state["mp.learn.batch"]),
+        "roots": dataset_roots(),  # the run checks every clip it reads, not only the dataset's path
     }
     if state["mp.learn.source"] == DEMO:
         clips = int(state["mp.learn.demo_clips"])
@@ -83,16 +73,20 @@ def _on_train() -> None:
     request = _request(state)
     if request is None:
         return
-    if train_slot().start(request, request.out(cache_dir()), _session_id()) is None:
+    if train_slot().start(request, request.out(cache_dir()), _session_id(), session_alive()) is None:
         state["mp.learn.error"] = "Another training run is using this server; try again when it ends."
         return
     state["mp.learn.request"] = request
 
 
 def _on_cancel() -> None:
-    job = train_slot().job
-    if job is not None and job.request == st.session_state["mp.learn.request"]:
-        job.cancel()
+    train_slot().cancel(_session_id())  # only this session's run: the owner, not equal settings, decides
+
+
+def _my_job(state: State) -> TrainProcess | None:
+    """The server's run if this session started it for its last request."""
+    job = train_slot().job_of(_session_id())
+    return job if job is not None and job.request == state["mp.learn.request"] else None
 
 
 def _seed(widget: str, canonical: str) -> dict[str, str]:
@@ -104,7 +98,7 @@ def _seed(widget: str, canonical: str) -> dict[str, str]:
 def controls(state: State) -> bool:
     """Settings and Train / Cancel; returns whether this session's run is active."""
     job = train_slot().job
-    mine = job is not None and job.request == state["mp.learn.request"]
+    mine = _my_job(state) is not None
     active = job is not None and job.active
     left, right = st.columns([3, 2], gap="large")
     with left:
@@ -164,8 +158,8 @@ def live_section(state: State) -> None:
         st.info("Choose λ values and press Train: the curves appear here epoch by epoch.")
         _paper_sweep({})
         return
-    job = train_slot().job
-    running = job is not None and job.request == request and job.active
+    job = _my_job(state)
+    running = job is not None and job.active
     if running:  # redrawn alone every 2 s; it reruns the page when the run ends
         st.fragment(run_every=2.0)(_live)(request)
     else:  # not a fragment: "Use these values" must rerun the whole page, sidebar included
@@ -174,9 +168,9 @@ def live_section(state: State) -> None:
 
 def _live(request: LearnRequest) -> None:
     state = st.session_state
-    job = train_slot().job
+    job = _my_job(state)
     out = request.out(cache_dir())
-    if job is not None and job.request == request:
+    if job is not None:
         running = job.active
         share, line = job.progress()
         if running:
@@ -192,16 +186,14 @@ def _live(request: LearnRequest) -> None:
                 publish_learned(state, learned_entries(request, out))
             st.rerun()  # the whole page: Train becomes available again
     else:
-        from mp_core.train.loop import read_metrics
-
-        running, runs = False, {w: read_metrics(request.folder(out, w)) for w in request.weights}
+        running, runs = False, request_runs(request, out)
     runs = {w: rows for w, rows in runs.items() if rows}
     if not runs:
         return
     st.plotly_chart(learn_figures.curves_figure(runs), key="learn_curves")
     start = PRESETS[DEFAULT_PRESET].params
     st.plotly_chart(learn_figures.trajectory_figure(runs, start), key="learn_paths")
-    finals = {w: MotionParams(rows[-1]["m"], rows[-1]["n"]) for w, rows in runs.items()}
+    finals = {w: final_params(rows) for w, rows in runs.items()}
     _paper_sweep(finals)
     if not running:
         _use_buttons(request, runs)
@@ -215,8 +207,7 @@ def _paper_sweep(finals: dict[float, MotionParams]) -> None:
 def _use_buttons(request: LearnRequest, runs: dict[float, list[dict]]) -> None:
     st.markdown("**Learned values** (also offered in Compare and in the Dataset report)")
     for weight, rows in runs.items():
-        last = rows[-1]
-        params = MotionParams(last["m"], last["n"])
+        last, params = rows[-1], final_params(rows)
         label = f"λ={weight:g}"
         columns = st.columns([3, 1])
         checkpoint = request.folder(request.out(cache_dir()), weight) / "checkpoint.pyth"

@@ -22,6 +22,7 @@ from mp_core.errors import InputError
 from mp_core.files import atomic_target
 from mp_core.report import ReportSummary, run_report
 from mp_core.synthetic import make_demo_dataset
+from ui.report_runtime import SessionWatch
 from ui.samples import list_samples
 
 __all__ = ["ReportJob", "ReportRequest", "demo_dataset", "report_file"]
@@ -105,9 +106,9 @@ class ReportJob:
         self.error = ""
         self.started = time.monotonic()
         self.finished: float | None = None
-        self._slots, self._alive, self._grace, self._run = slots, alive, grace, run
+        self._slots, self._run = slots, run
         self._cancel = threading.Event()
-        self._gone_since: float | None = None
+        self._session = SessionWatch(alive, grace)
         self._thread = threading.Thread(target=self._work, name=f"report {request.out.name}", daemon=True)
 
     def start(self) -> ReportJob:
@@ -133,14 +134,7 @@ class ReportJob:
 
     def should_stop(self) -> bool:
         """Cancelled, or the session has been gone for longer than the grace period."""
-        if self._cancel.is_set():
-            return True
-        if self._alive is None or self._alive():
-            self._gone_since = None
-            return False
-        now = time.monotonic()
-        self._gone_since = self._gone_since or now
-        return now - self._gone_since > self._grace
+        return self._cancel.is_set() or self._session.gone()
 
     def _progress(self, done: int, total: int) -> None:
         self.done, self.total = done, total

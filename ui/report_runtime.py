@@ -9,9 +9,10 @@ done or cancelled) when a Streamlit release moves those names.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
-__all__ = ["session_alive"]
+__all__ = ["SessionWatch", "session_alive"]
 
 _LOG = logging.getLogger(__name__)
 
@@ -34,3 +35,26 @@ def session_alive() -> Callable[[], bool] | None:
         _LOG.warning("Streamlit runtime API moved (%s): report runs go on when a session leaves", err)
         return None
     return lambda: runtime.is_active_session(session)
+
+
+class SessionWatch:
+    """Whether a session has been gone for longer than ``grace`` seconds: a reload or a brief network
+    drop is not a departure. Asked by the work the session started (a report thread, a training run).
+
+    Example:
+        >>> SessionWatch(lambda: False, grace=0.0).gone(), SessionWatch(None).gone()
+        (False, False)
+    """
+
+    def __init__(self, alive: Callable[[], bool] | None, grace: float = 30.0) -> None:
+        self._alive, self._grace = alive, grace
+        self._gone_since: float | None = None
+
+    def gone(self) -> bool:
+        """False while the session is there (or cannot be told); True once it has been away ``grace`` s."""
+        if self._alive is None or self._alive():
+            self._gone_since = None
+            return False
+        now = time.monotonic()
+        self._gone_since = self._gone_since or now
+        return now - self._gone_since > self._grace

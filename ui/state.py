@@ -22,6 +22,7 @@ from mp_core.checkpoints import load_params
 from mp_core.params import CONTROL_RANGES, DEFAULT_PRESET
 from mp_core.power_norms import COMPARISON_NORMS
 from mp_core.sources import CHECKPOINT_SUFFIXES, VIDEO_SUFFIXES
+from ui.learn import LEARNED_KEY
 
 State = MutableMapping[str, Any]
 
@@ -98,8 +99,21 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "mp.ds.unreadable": {},  # dataset path -> {sample key: why it did not decode}
         "mp.ds.show": "Report",
     },
-    # Values learned on the Learn page, offered by name in Compare and the report (ui.learn)
-    "learn": {"mp.learned": {}},
+    # The Learn page (ui.learn_view) and the values it learned, offered by name in Compare and the report
+    "learn": {
+        LEARNED_KEY: {},  # label -> MotionParams
+        "mp.learn.source": DATASET_SOURCES[0],
+        "mp.learn.path": "",
+        "mp.learn.weights": [0.0, 1.0, 10.0],
+        "mp.learn.epochs": 20,
+        "mp.learn.model": "tiny",
+        "mp.learn.frames": 8,
+        "mp.learn.side": 64,
+        "mp.learn.batch": 8,
+        "mp.learn.demo_clips": 24,  # x 5 classes: 96 clips to train, 24 to validate
+        "mp.learn.request": None,  # the session's last LearnRequest (its files are read back)
+        "mp.learn.error": "",
+    },
     # The Dataset page's report (ui.dataset_report, which also sets them itself)
     "report": {
         "mp.ds.job": None,  # the session's ReportJob, running or finished

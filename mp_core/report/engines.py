@@ -12,7 +12,6 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import signal
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -21,6 +20,7 @@ from typing import Any
 
 import torch
 
+from mp_core.processes import exit_with_parent
 from mp_core.report.rows import ReportContext, SampleTask, sample_rows
 from mp_core.report.store import REPORT_SCHEMA
 
@@ -34,33 +34,12 @@ class WorkerLostError(RuntimeError):
 Rows = list[dict[str, Any]]
 
 
-def _exit_with_parent() -> None:
-    """End this worker when the process that started it dies (killed with SIGKILL, out of memory).
-
-    A pool's workers wait for work on a queue whose writing end they hold themselves, so they would wait
-    forever, one process per core, after the parent is killed (seen here). The parent's sentinel becomes
-    ready when it ends; on POSIX an orphan also gets a new parent id, which is checked too.
-    """
-    parent = multiprocessing.parent_process()
-    if parent is None:  # not started by multiprocessing (a Ray actor): Ray watches its own workers
-        return
-    parent_id = os.getppid()
-
-    def watch() -> None:
-        while not multiprocessing.connection.wait([parent.sentinel], timeout=0.5):
-            if os.getppid() != parent_id:
-                break
-        os._exit(1)  # the parent is gone: nobody will read what this worker computes
-
-    threading.Thread(target=watch, name="exit with parent", daemon=True).start()
-
-
 def _init_worker() -> None:
     # One sample per process at a time: torch's own threads would only fight the other workers for cores.
     torch.set_num_threads(1)
     # Ctrl-C reaches the whole process group: the parent cancels cleanly, workers must not die mid-sample.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _exit_with_parent()
+    exit_with_parent()
 
 
 def local_rows(

@@ -1,18 +1,21 @@
 """``python -m mp_core.train DATASET --out DIR [--lambda 0,1,10] ...`` (README: "Learning m, n on your data").
 
 Also under ``torchrun --nproc-per-node N -m mp_core.train ...`` (DistributedDataParallel: gloo on CPU, nccl
-on GPU). Exit status: 0 done, 2 bad arguments or input, 1 any other failure, 130 interrupted with Ctrl-C
-(the last finished epoch is kept: run again with ``--resume``).
+on GPU). Exit status: 0 done, 2 bad arguments or input, 1 any other failure, 130 interrupted with Ctrl-C,
+143 stopped with SIGTERM (both: temporaries removed, the last finished epoch is kept: run again with
+``--resume``).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Sequence
 
 from mp_core.errors import InputError
+from mp_core.processes import PARENT_ENV, exit_with_parent
 
 
 def _weights(text: str) -> tuple[float, ...]:
@@ -20,6 +23,10 @@ def _weights(text: str) -> tuple[float, ...]:
         return tuple(float(part) for part in text.split(",") if part.strip())
     except ValueError as err:
         raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from err
+
+
+def _roots(text: str) -> tuple[str, ...]:
+    return tuple(part for part in text.split(os.pathsep) if part.strip())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,11 +102,41 @@ def build_parser() -> argparse.ArgumentParser:
         default=default.val_share,
         help="share of each class held out when the dataset has no val split (0.2)",
     )
+    parser.add_argument(
+        "--roots",
+        type=_roots,
+        metavar=f"DIR[{os.pathsep}DIR...]",
+        help="read only files inside these folders, once '..' and symlinks are followed; listed clips "
+        "outside are refused and named (default: no restriction)",
+    )
     return parser
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (the Learn page's Cancel, ``kill``): raised in the main thread so cleanup runs.
+
+    Python's default SIGTERM action ends the process at once, skipping every ``finally``: the
+    half-written temporaries of ``atomic_target`` would stay behind.
+    """
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    parent = os.environ.get(PARENT_ENV)
+    if parent:  # started by a server (the Learn page): end with it, cleanly
+        exit_with_parent(int(parent), grace=30.0)
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        return _run(args)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: argparse.Namespace) -> int:
     from mp_core.train.loop import TrainSettings, train
 
     demo = vars(args).pop("demo")
@@ -114,9 +151,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:
         print("interrupted: the last finished epoch is kept; run again with --resume", file=sys.stderr)
-        return 130
+        return 128 + signal.SIGTERM if isinstance(err, Terminated) else 130
     if os.environ.get("RANK", "0") != "0":
         return 0  # under torchrun, process 0 reports
     for weight, rows in results.items():

@@ -35,7 +35,8 @@ class ClipTensors:
         splits: the split of each clip (``train``, ``val``, ``all``, ...).
         classes: class names, sorted.
         keys: each clip's path in the dataset.
-        skipped: ``key: reason`` of the clips that could not be decoded.
+        skipped: ``key: reason`` of the clips that could not be decoded or were refused (outside the
+            roots), and the dataset's listing problems (``file:line: reason``).
     """
 
     clips: Tensor
@@ -104,23 +105,29 @@ def decode_clips(
     frames: int,
     side: int,
     progress: Callable[[int, int], None] | None = None,
+    roots: Sequence[str | os.PathLike] | None = None,
 ) -> ClipTensors:
     """Open a dataset (anything :func:`mp_core.datasets.open_dataset` opens) and decode every clip once.
+
+    Every clip is read through :meth:`mp_core.datasets.VideoDataset.read`, so with ``roots`` a listed
+    path (or HDF5 member) that resolves outside them is refused, never opened; refused listing lines and
+    clips that do not decode are named in :attr:`ClipTensors.skipped`.
 
     Args:
         dataset_path: class folders, a folder with split lists, or an HDF5 pack.
         frames: T, frames per clip, evenly spaced.
         side: frames are resized to ``side x side``.
         progress: called with ``(done, total)`` after each clip.
+        roots: the folders files may be read from (None: anywhere).
 
     Raises:
         DatasetError: no clips, fewer than two classes, a class folder without clips, or a class left
             without any clip that decodes.
     """
-    from mp_core.datasets import _h5_bytes, open_dataset
-    from mp_core.sampling import Sampling, read_sampled
+    from mp_core.datasets import OutsideRootsError, open_dataset
+    from mp_core.sampling import Sampling
 
-    dataset = open_dataset(dataset_path)
+    dataset = open_dataset(dataset_path, roots)
     if dataset.kind == "folder":
         empty = _empty_class_folders(dataset.root)
         if empty:
@@ -135,29 +142,20 @@ def decode_clips(
             f"({', '.join(classes)}): put each class's clips in their own folder"
         )
     sampling = Sampling(frames=frames, max_side=max(2 * side, 32))  # decode small; resize exactly below
-    clips, labels, splits, keys, skipped = [], [], [], [], []
-    h5 = None
-    if dataset.kind == "hdf5":
-        import h5py
-
-        h5 = h5py.File(dataset.root, "r")
-    try:
-        for done, sample in enumerate(dataset.samples, start=1):
-            source = _h5_bytes(h5[sample.key]) if h5 is not None else dataset.root / sample.key
-            try:
-                clip = read_sampled(source, sampling)
-            except VideoError as err:
-                skipped.append(f"{sample.key}: {err}")
-            else:
-                clips.append(_resize(clip.frames, side, frames))
-                labels.append(classes.index(sample.label))
-                splits.append(sample.split)
-                keys.append(sample.key)
-            if progress is not None:
-                progress(done, len(dataset))
-    finally:
-        if h5 is not None:
-            h5.close()
+    clips, labels, splits, keys = [], [], [], []
+    skipped = [str(problem) for problem in dataset.problems]
+    for done, sample in enumerate(dataset.samples, start=1):
+        try:
+            clip = dataset.read(sample, sampling=sampling)
+        except (VideoError, OutsideRootsError) as err:
+            skipped.append(f"{sample.key}: {err}")
+        else:
+            clips.append(_resize(clip.frames, side, frames))
+            labels.append(classes.index(sample.label))
+            splits.append(sample.split)
+            keys.append(sample.key)
+        if progress is not None:
+            progress(done, len(dataset))
     decoded = set(labels)
     lost = [name for i, name in enumerate(classes) if i not in decoded]
     if lost:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -37,6 +39,7 @@ __all__ = [
     "epoch_permutation",
     "lambda_folder",
     "read_metrics",
+    "remove_stale_temporaries",
     "train",
 ]
 
@@ -57,6 +60,10 @@ METRIC_COLUMNS = (
 )
 #: Settings that change what an epoch computes: a checkpoint resumes only under the same values.
 _RESUME_KEYS = ("frames", "side", "batch", "lr", "prompt_lr", "seed", "init", "model", "weights", "val_share")
+
+
+#: The names :func:`mp_core.files.atomic_target` writes to before its rename.
+_TEMPORARY = re.compile(r"\..+\.[0-9a-f]{32}\.tmp")
 
 
 class ResumeError(InputError):
@@ -83,6 +90,7 @@ class TrainSettings:
     resume: bool = False
     device: str | None = None
     val_share: float = 0.2
+    roots: tuple[str, ...] | None = None  #: read only files inside these folders (None: anywhere)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def check(self, world: int) -> None:
@@ -151,6 +159,30 @@ class _Process:
             dist.barrier()
 
 
+def remove_stale_temporaries(out: str | os.PathLike) -> list[Path]:
+    """Remove the half-written files (``atomic_target``'s ``.<name>.<hex>.tmp``) of killed runs.
+
+    A run killed with SIGKILL (or a crash) cannot clean up; the next run in ``out`` does, in ``out`` and
+    its ``lambda-*`` folders. Returns the removed paths. Two runs must not share ``out`` (the Learn page
+    starts one at a time).
+
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> _ = (folder / f".checkpoint.pyth.{'a1' * 16}.tmp").write_bytes(b"half")
+        >>> _ = (folder / ".notes.tmp").write_text("not ours")
+        >>> [p.name for p in remove_stale_temporaries(folder)], sorted(p.name for p in folder.iterdir())
+        (['.checkpoint.pyth.a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1.tmp'], ['.notes.tmp'])
+    """
+    removed = []
+    for folder in (Path(out), *sorted(Path(out).glob("lambda-*"))):
+        for path in folder.glob(".*.tmp"):
+            if _TEMPORARY.fullmatch(path.name) and path.is_file():
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed
+
+
 def _start_processes(device_name: str | None) -> _Process:
     """Join the process group torchrun describes (``WORLD_SIZE`` > 1), or run alone."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -176,12 +208,16 @@ def _clip_cache(
     from mp_core.datasets import open_dataset
 
     path = Path(settings.out) / f"clips-{settings.frames}f-{settings.side}px.pt"
-    listed = {s.key for s in open_dataset(settings.dataset).samples}
+    listed = {s.key for s in open_dataset(settings.dataset, settings.roots).samples}
     if process.writer:
         cached = ClipTensors.load(path) if path.is_file() else None
-        fresh = cached is not None and set(cached.keys) | {s.split(":")[0] for s in cached.skipped} == listed
+        fresh = (
+            cached is not None
+            and set(cached.keys) <= listed
+            and listed <= set(cached.keys) | {s.split(":")[0] for s in cached.skipped}
+        )
         if not fresh:
-            cached = decode_clips(settings.dataset, settings.frames, settings.side, progress)
+            cached = decode_clips(settings.dataset, settings.frames, settings.side, progress, settings.roots)
             path.parent.mkdir(parents=True, exist_ok=True)
             with atomic_target(path) as temporary:
                 cached.save(temporary)
@@ -256,8 +292,9 @@ def _build(
     with torch.no_grad():
         model.vmps.m.fill_(init.m)
         model.vmps.n.fill_(init.n)
+    model = model.to(device)  # before the check: its sample is already on ``device``
     check_fits(model, sample, len(classes), settings.model)
-    return model.to(device)
+    return model
 
 
 def _evaluate(model: nn.Module, data: ClipTensors, indices: Tensor, batch: int, process: _Process) -> Tensor:
@@ -419,11 +456,15 @@ def train(settings: TrainSettings) -> dict[float, list[dict[str, Any]]]:
     out = Path(settings.out)
     if process.writer:
         out.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(out)
 
     def decoding(done: int, total: int) -> None:
         _write_status(out, {"state": "decoding", "done": done, "total": total})
 
     data = _clip_cache(settings, process, decoding)
+    if process.writer and data.skipped:
+        listing = "\n  ".join(data.skipped[:20]) + ("\n  …" if len(data.skipped) > 20 else "")
+        print(f"skipped {len(data.skipped)} listed clip(s) or line(s):\n  {listing}", file=sys.stderr)
     if process.writer:
         _write_status(out, {"state": "training", "clips": len(data.labels)})
     split = split_indices(data.labels, data.splits, settings.seed, settings.val_share)

@@ -102,6 +102,36 @@ def test_loss_is_cross_entropy_plus_lambda_times_variation(weight: float) -> Non
     )
 
 
+def test_the_recorded_epoch_loss_is_the_mean_hand_loss_of_its_batches(
+    two_class_dataset: Path, tmp_path: Path
+) -> None:
+    """Steps of 0 keep the starting model: each batch's CE + λR, computed here, averages to the row."""
+    from mp_core.params import DEFAULT_PRESET, PRESETS
+    from mp_core.train import ClipTensors, epoch_permutation, split_indices
+
+    weight, seed = 2.0, 3
+    settings = TrainSettings(
+        str(two_class_dataset), str(tmp_path), (weight,), 1, 4, 32, batch=4, lr=0.0, prompt_lr=0.0, seed=seed
+    )
+    row = train(settings)[weight][0]
+    data = ClipTensors.load(tmp_path / "clips-4f-32px.pt")
+    train_idx, _ = split_indices(data.labels, data.splits, seed)
+    torch.manual_seed(seed)
+    model = PromptedClassifier(TinyVideoNet(2))
+    start = PRESETS[DEFAULT_PRESET].params
+    with torch.no_grad():
+        model.vmps.m.fill_(start.m)
+        model.vmps.n.fill_(start.n)
+    order = train_idx[epoch_permutation(len(train_idx), seed, 1)]
+    losses = [
+        _hand_loss(model, to_model_input(data.clips[chunk]), data.labels[chunk], weight).item()
+        for chunk in order[: len(order) // 4 * 4].split(4)
+    ]
+    assert len(losses) == 2
+    assert row["loss"] == pytest.approx(sum(losses) / len(losses), rel=1e-5)
+    assert (row["m"], row["n"]) == pytest.approx((start.m, start.n))
+
+
 def test_two_shares_of_a_batch_add_up_to_the_whole_batch_loss() -> None:
     """What each of two processes computes, summed and divided by two (DDP's average), is the batch's loss."""
     torch.manual_seed(1)
@@ -146,8 +176,6 @@ def test_a_class_folder_dataset_trains_and_the_checkpoint_round_trips(
         assert saved["epoch"] == 3 and saved["cfg"]["lambda"] == float(weight)
         assert {"vmps.m", "vmps.n", "backbone.head.weight"} <= set(saved["model_state"])
         assert saved["classes"] == ["moving", "still"]
-        # the loss row is the task loss plus λ times the (unweighted) R
-        assert rows[-1]["loss"] == pytest.approx(rows[-1]["task_loss"] + float(weight) * rows[-1]["R"])
     assert (out / "clips-4f-32px.pt").is_file()
 
 
@@ -306,3 +334,139 @@ def test_split_lists_and_an_hdf5_pack_decode_the_same_clips_and_use_their_val_sp
     train_idx, val_idx = split_indices(listed.labels, listed.splits, seed=0)
     assert sorted(listed.keys[i] for i in val_idx) == ["moving/moving_0.mp4", "still/still_0.mp4"]
     assert len(train_idx) == 10
+
+
+def test_the_model_is_on_the_samples_device_when_its_fit_is_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a GPU the sample is already on the device: the model must be moved before ``check_fits``."""
+    import mp_core.train.loop as loop
+
+    seen: list[tuple[str, str]] = []
+
+    def spy(model: nn.Module, sample: torch.Tensor, *args: object) -> None:
+        seen.append((str(next(model.parameters()).device), str(sample.device)))
+
+    monkeypatch.setattr(loop, "check_fits", spy)
+    settings = TrainSettings(str(tmp_path), str(tmp_path), frames=4, side=32)
+    device = torch.device("meta")  # any device but the CPU the model is built on
+    model = loop._build(settings, ("a", "b"), torch.zeros(1, 3, 4, 32, 32, device=device), device)
+    assert seen == [("meta", "meta")]
+    assert next(model.parameters()).device == device
+
+
+def test_a_split_list_line_outside_the_roots_is_refused_and_named(
+    two_class_dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Training reads every clip through the dataset's root check: ``../outside.mp4`` is never decoded."""
+    import shutil
+
+    from mp_core.train import decode_clips
+
+    root = tmp_path / "root"
+    data = root / "data"
+    shutil.copytree(two_class_dataset, data)
+    shutil.copy(two_class_dataset / "moving" / "moving_0.mp4", root / "outside.mp4")
+    rows = [f"{label}/{label}_{i}.mp4 {label}" for label in ("moving", "still") for i in range(6)]
+    (data / "train.csv").write_text("../outside.mp4 moving\n" + "\n".join(rows) + "\n")
+    anywhere = decode_clips(data, frames=4, side=32)
+    assert "../outside.mp4" in anywhere.keys  # without roots nothing is restricted (the command's default)
+    guarded = decode_clips(data, frames=4, side=32, roots=[data])
+    assert "../outside.mp4" not in guarded.keys and len(guarded.keys) == 12
+    assert guarded.skipped == ("train.csv:1: ../outside.mp4: outside the dataset roots: refused",)
+    out = tmp_path / "out"
+    assert main([str(data), "--out", str(out), "--epochs", "1", "--roots", str(data), *TINY]) == 0
+    assert "../outside.mp4: outside the dataset roots: refused" in capsys.readouterr().err
+    assert "../outside.mp4" not in torch.load(out / "clips-4f-32px.pt", weights_only=True)["keys"]
+
+
+_TERMINATED_RUN = """
+import os, signal, sys, time
+import torch
+import mp_core.train.loop as loop
+
+save = torch.save
+
+def terminated(obj, path, *args, **kwargs):  # SIGTERM while epoch 2's checkpoint is half-written
+    save(obj, path, *args, **kwargs)
+    if str(path).endswith(".tmp") and isinstance(obj, dict) and obj.get("epoch") == 2:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(30)  # the handler raises here
+
+torch.save = terminated
+from mp_core.train.__main__ import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.timeout(600)
+def test_sigterm_mid_run_leaves_no_temporaries_and_resume_goes_on(
+    two_class_dataset: Path, tmp_path: Path
+) -> None:
+    common = [str(two_class_dataset), "--epochs", "3", "--lambda", "1", "--device", "cpu", *TINY]
+    script = tmp_path / "terminated.py"
+    script.write_text(textwrap.dedent(_TERMINATED_RUN))
+    out = tmp_path / "run"
+    stopped = _run(str(script), *common, "--out", str(out))
+    assert stopped.returncode == 143, stopped.stderr[-2000:]
+    assert "run again with --resume" in stopped.stderr
+    assert not list(out.rglob("*.tmp"))
+    assert [row["epoch"] for row in read_metrics(out)] == [1]
+    assert torch.load(out / "checkpoint.pyth", weights_only=True)["epoch"] == 1
+    stale = out / f".metrics.parquet.{'0f' * 16}.tmp"  # what a SIGKILLed run leaves
+    stale.write_bytes(b"half")
+    resumed = _run("-m", "mp_core.train", *common, "--out", str(out), "--resume")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert [row["epoch"] for row in read_metrics(out)] == [1, 2, 3]
+    assert not stale.exists()
+
+
+_MIDDLE = """
+import os, subprocess, sys, time
+from mp_core.processes import PARENT_ENV
+
+child = subprocess.Popen(
+    [sys.executable, "-c", "import os, time; from mp_core.processes import exit_with_parent; "
+     "exit_with_parent(int(os.environ['%s'])); time.sleep(120)" % PARENT_ENV],
+    env={**os.environ, PARENT_ENV: str(os.getpid())},
+)
+print(child.pid, flush=True)
+time.sleep(120)
+"""
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` exists and is not a zombie (an exited orphan waiting for init to reap it)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+def test_a_child_given_its_parent_id_ends_when_the_parent_is_killed(tmp_path: Path) -> None:
+    """The Learn page's training child (PARENT_ENV) does not outlive a killed server."""
+    import signal
+    import time
+
+    middle = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(_MIDDLE)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert middle.stdout is not None
+    child = int(middle.stdout.readline())
+    try:
+        time.sleep(1.0)
+        assert _running(child)  # the watch does not end it while the parent lives
+        middle.send_signal(signal.SIGKILL)
+        middle.wait()
+        deadline = time.monotonic() + 20
+        while _running(child) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _running(child)
+    finally:
+        if _running(child):
+            os.kill(child, signal.SIGKILL)

@@ -3,6 +3,8 @@ the learned sets in Compare, Cancel and resume, and one run per server."""
 
 from __future__ import annotations
 
+import math
+import os
 import time
 from pathlib import Path
 
@@ -52,6 +54,11 @@ def test_a_short_run_draws_its_curves_and_its_values_become_the_sidebars(app_fol
     assert not at.exception and not at.error, [e.value for e in at.error]
     request: LearnRequest = at.session_state["mp.learn.request"]
     assert request.weights == (0.0, 10.0) and request.demo == 4
+    from ui.roots import dataset_roots
+
+    assert request.roots == dataset_roots()  # the run checks every clip against the server's roots
+    command = request.command(request.out(app_folders["MP_CACHE_DIR"]))
+    assert command[command.index("--roots") + 1].split(os.pathsep) == [str(r) for r in dataset_roots()]
     wait_for_run(at)
     out = request.out(app_folders["MP_CACHE_DIR"])
     assert out.is_relative_to(app_folders["MP_CACHE_DIR"])
@@ -97,17 +104,57 @@ def test_cancel_keeps_the_finished_epochs_and_train_resumes(app_folders) -> None
     assert [row["epoch"] for row in rows] == list(range(1, kept + 2))  # resumed, not restarted
 
 
-def test_one_run_per_server(tmp_path: Path) -> None:
+@pytest.fixture
+def blocked_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run's child waits (a minute) until it is cancelled: checks while it runs are real."""
+    import sys
+
+    waiting = [sys.executable, "-c", "import time; time.sleep(60)"]
+    monkeypatch.setattr(LearnRequest, "command", lambda self, out: waiting)
+
+
+def test_one_run_per_server(tmp_path: Path, blocked_command: None) -> None:
     slot = TrainSlot()
     request = LearnRequest(tmp_path / "data", (0.0,), epochs=1)
-    (tmp_path / "data").mkdir()
     first = slot.start(request, tmp_path / "out", "session a")
-    assert first is not None
-    # the child fails fast (no clips) but while it runs a second start is refused
-    second = slot.start(request, tmp_path / "out2", "session b") if first.active else None
-    assert second is None
-    assert first.wait(120)
-    assert first.state == "failed" and "nothing to train on" in first.error
+    assert first is not None and first.active
+    assert slot.start(request, tmp_path / "out2", "session b") is None
+    first.cancel()
+    assert first.wait(10) and first.state == "cancelled"
+    second = slot.start(request, tmp_path / "out2", "session b")  # the server is free again
+    assert second is not None and second.active
+    second.cancel()
+
+
+def test_a_failing_run_reports_the_commands_message(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    job = TrainSlot().start(LearnRequest(tmp_path / "data", (0.0,), epochs=1), tmp_path / "out", "a")
+    assert job is not None and job.wait(120)
+    assert job.state == "failed" and "nothing to train on" in job.error
+
+
+def test_only_the_session_that_started_a_run_can_cancel_it(tmp_path: Path, blocked_command: None) -> None:
+    slot = TrainSlot()
+    request = LearnRequest(tmp_path / "data", (0.0,), epochs=1)
+    job = slot.start(request, tmp_path / "out", "session a")
+    assert job is not None
+    assert slot.job_of("session b") is None  # the same request from another session is not its run
+    assert not slot.cancel("session b")
+    assert job.active and not job.wait(0.5)
+    assert slot.job_of("session a") is job and slot.cancel("session a")
+    assert job.wait(10) and job.state == "cancelled"
+
+
+def test_a_run_stops_once_its_session_has_been_gone_for_the_grace_period(
+    tmp_path: Path, blocked_command: None
+) -> None:
+    present = [True]
+    job = TrainProcess(LearnRequest(tmp_path / "data", (0.0,), 1), tmp_path / "out", lambda: present[0], 1.0)
+    job.start()
+    assert not job.wait(1.5)  # the session is there: the run goes on
+    present[0] = False
+    assert job.wait(10), "the run outlived its session"
+    assert job.state == "cancelled"
 
 
 def test_progress_reads_the_status_files_of_each_lambda(tmp_path: Path) -> None:
@@ -126,3 +173,18 @@ def test_progress_reads_the_status_files_of_each_lambda(tmp_path: Path) -> None:
     running = {"state": "training", "epoch": 1, "epochs": 2, "step": 1, "steps": 2}
     (tmp_path / "out" / "lambda-1" / "status.json").write_text(json.dumps(running))
     assert job.progress() == (pytest.approx((1 + 0.25) / 2), "λ=1: epoch 1/2 training")
+
+
+def test_the_paths_figure_takes_a_run_whose_shift_saturated() -> None:
+    """A learned n of 25 gives shift = 0.6 exactly in float: the path is drawn from the rows' m, n."""
+    from mp_core import MotionParams
+    from ui.learn_figures import trajectory_figure
+
+    start, params = MotionParams(0.257, 0.053), [MotionParams(0.5, 3.0), MotionParams(0.4, 25.0)]
+    rows = [
+        {"epoch": i, "m": p.m, "n": p.n, "slope": p.slope, "shift": p.shift} for i, p in enumerate(params)
+    ]
+    assert rows[-1]["shift"] == 0.6
+    path = trajectory_figure({1.0: rows}, start).data[-1]
+    assert list(path.x) == pytest.approx([0.6 * math.tanh(0.053), 0.6 * math.tanh(3.0), 0.6])
+    assert list(path.y) == pytest.approx([5 / (0.45 * math.tanh(m) + 0.1) for m in (0.257, 0.5, 0.4)])
