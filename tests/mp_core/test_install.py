@@ -71,7 +71,9 @@ def test_the_wheel_holds_the_library_and_its_front_end_files_only(source: Path, 
     )
     requires = metadata.get_all("Requires-Dist")
     assert sorted(r for r in requires if "extra ==" not in r) == ["numpy>=1.26", "torch>=2.4"]
-    assert set(metadata.get_all("Provides-Extra")) == {"video", "safetensors", "viz", "report", "maps", "app"}
+    extras = {"video", "safetensors", "viz", "report", "maps", "train", "app"}
+    assert set(metadata.get_all("Provides-Extra")) == extras
+    assert any(r.startswith("torchvision==0.28.0") and 'extra == "train"' in r for r in requires)
     assert any(r.startswith("streamlit") and 'extra == "app"' in r for r in requires)
 
 
