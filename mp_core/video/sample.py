@@ -153,6 +153,12 @@ def _decode_at(source: VideoSource, targets: list[float], *, max_side: int | Non
                 landed = frame_time(first, offset, target)
                 gop = max(gop, target - landed)  # the seek found no keyframe in (landed, target]
                 frames, previous, last_key = itertools.chain([first], moved), None, None
+        if previous is not None and targets[-1] - previous_time > max(1.0, 2 / fps):
+            # The header claimed more than there is (a lying duration): say so rather than sample emptiness.
+            warnings.append(
+                f"{name}: its frames end at {previous_time:.2f} s, before the {targets[-1]:.2f} s its header "
+                "promises; the last frame stands for the rest"
+            )
         while previous is not None and len(picked) < len(targets):  # the last frame stays on screen
             picked.append(to_rgb(previous))
             times.append(previous_time)

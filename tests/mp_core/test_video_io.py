@@ -351,3 +351,28 @@ def test_probe_measures_the_rate_when_the_file_states_only_its_tick_rate(tmp_pat
         stream = container.streams.video[0]
         assert float(stream.average_rate) == 1000  # what the header states: its tick rate
     assert probe(path).fps == pytest.approx(1000 / 33, abs=1e-9)
+
+
+def test_a_header_claiming_a_hundred_hours_gives_a_bounded_read_and_a_message(tmp_path: Path) -> None:
+    """An MKV whose Duration element says 100 h (9,000,000 frames at 25 fps) but holds 30 frames (1.2 s):
+    16 uniform targets are one seek each past the end, the read stays small and says what happened."""
+    import struct
+    import tracemalloc
+
+    real = tmp_path / "short.mkv"
+    make_video(real, ramp_frames(30, 48, 64), fps=25)
+    data = bytearray(real.read_bytes())
+    at = data.find(b"\x44\x89\x88")  # Matroska's Duration element: ID 0x4489, an 8-byte float (ms)
+    assert at > 0 and struct.unpack(">d", data[at + 3 : at + 11]) == (1200.0,)
+    data[at + 3 : at + 11] = struct.pack(">d", 100 * 3600e3)
+    forged = tmp_path / "forged.mkv"
+    forged.write_bytes(data)
+    info = probe(forged)
+    assert (info.duration, info.frame_count, info.frame_count_exact) == (360000.0, 9_000_000, False)
+    tracemalloc.start()
+    clip = read_clip_uniform(forged, 16, max_side=64)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert clip.frames.shape == (16, 48, 64, 3) and peak < 32 * 2**20
+    assert frame_index(clip.frames[0].numpy()) == 0 and max(clip.timestamps) <= 1.2
+    assert any("before the 359999.96 s its header promises" in w for w in clip.warnings), clip.warnings
