@@ -14,7 +14,7 @@ from mp_core import InputError, MotionParams
 from mp_core.report import ReportError, read_report_pieces, report_dataset
 from ui.dataset import Opened
 from ui.report_job import ReportJob, report_file
-from ui.report_run import init_report_state, job_outcome, progress, report_slots, run_controls, spec_text
+from ui.report_run import job_outcome, progress, report_slots, run_controls, spec_text
 from ui.report_show import report_views
 from ui.roots import allowed_path, cache_dir, dataset_roots
 
@@ -56,7 +56,6 @@ def _open_report_file() -> None:
 
 def report_section(opened: Opened, params: MotionParams) -> None:
     state = st.session_state
-    init_report_state(state)
     path = opened[0]
     state["mp.ds.shown_path"] = path
     run_controls(opened, params)

@@ -18,25 +18,14 @@ from ui.dataset import ALL, Opened
 from ui.report_job import ReportJob, ReportRequest, report_file
 from ui.report_runtime import session_alive
 from ui.roots import cache_dir, dataset_roots
-from ui.state import CHECKPOINT_TYPES, State, bind
+from ui.state import CHECKPOINT_TYPES, REPORT_SLIDERS, REPORT_VIEWS, State, bind
 
-__all__ = ["init_report_state", "job_outcome", "progress", "report_slots", "run_controls", "spec_text"]
+__all__ = ["job_outcome", "progress", "report_slots", "run_controls", "spec_text"]
 
-SLIDERS = "Current sidebar values"
+SLIDERS = REPORT_SLIDERS
 MAX_SETS = 4
 REPORT_SIDES = [128, 160, 224, 256, 320]
-VIEWS = ("Table", "By class", "Scatter", "Two sets")
-
-
-def init_report_state(state: State) -> None:
-    state.setdefault("mp.ds.job", None)  # the session's ReportJob, running or finished
-    state.setdefault("mp.ds.report", None)  # {"dataset": path, "file": report path} on show
-    state.setdefault("mp.ds.ckpts", {})  # uploaded checkpoint name -> "m=…,n=…" SPEC text
-    state.setdefault("mp.ds.ckpt_error", "")
-    state.setdefault("mp.ds.rfile_error", "")
-    state.setdefault("mp.ds.sets", [SLIDERS, "FineGym"])  # a contrast: FineGym keeps most pixels
-    state.setdefault("mp.ds.view", VIEWS[0])
-    state.setdefault("mp.ds.retry", False)  # compute the rows kept with an error again
+VIEWS = REPORT_VIEWS
 
 
 @st.cache_resource(max_entries=1)

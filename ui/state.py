@@ -38,6 +38,10 @@ SLOPE_SLIDER = CONTROL_RANGES["slope"]
 SHIFT_SLIDER = CONTROL_RANGES["shift"]
 RAW_SLIDER = CONTROL_RANGES["m"]
 
+#: The report's parameter set "the sidebar's values", and its views (ui.report_run, ui.report_show).
+REPORT_SLIDERS = "Current sidebar values"
+REPORT_VIEWS = ("Table", "By class", "Scatter", "Two sets")
+
 #: The session's state, part by part: every canonical key and its default. Lists and dicts are copied per
 #: session. A page with keys of its own adds its part here (the one place a reader looks them up).
 SCHEMA: dict[str, dict[str, Any]] = {
@@ -119,6 +123,11 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "mp.ds.job": None,  # the session's ReportJob, running or finished
         "mp.ds.report": None,  # {"dataset": path, "file": report path} on show
         "mp.ds.ckpts": {},  # uploaded checkpoint name -> "m=…,n=…" SPEC text
+        "mp.ds.ckpt_error": "",
+        "mp.ds.rfile_error": "",
+        "mp.ds.sets": [REPORT_SLIDERS, "FineGym"],  # a contrast: FineGym keeps most pixels
+        "mp.ds.view": REPORT_VIEWS[0],
+        "mp.ds.retry": False,  # compute the rows kept with an error again
     },
 }
 #: Every canonical key's default, from :data:`SCHEMA`.
