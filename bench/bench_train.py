@@ -1,10 +1,12 @@
 """Training bench (issue 19): a λ sweep on the demo dataset, the layer's share of an epoch, decoding once,
 and torchrun with 2 processes against 1.
 
-    .venv/bin/python bench/bench_train.py [--clips 24] [--quick]
+    .venv/bin/python bench/bench_train.py [--clips 48] [--seeds 0,1,2] [--quick]
 
 Prints each figure beside its target. Wall times on a shared machine move with the load: the child's CPU
-seconds are printed beside them, and the layer's share is a ratio of medians of interleaved steps.
+seconds are printed beside them. The layer's share is measured twice: epochs of the real command with the
+layer against ``--no-prompts`` (the same backbone on the raw later frames), runs alternated; and a ratio of
+medians of interleaved training steps.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -47,10 +50,14 @@ def _command(*args: str, env: dict[str, str] | None = None) -> tuple[float, floa
     return time.perf_counter() - began, _child_cpu() - cpu
 
 
-def sweep(dataset: Path, out: Path, epochs: int | None) -> None:
+def sweep(dataset: Path, out: Path, epochs: int | None, seed: int) -> None:
     extra = ["--epochs", str(epochs)] if epochs else []
-    wall, cpu = _command("-m", "mp_core.train", str(dataset), "--out", str(out), "--lambda", "0,1,10", *extra)
-    print(f"\nλ sweep 0, 1, 10 from the command: {wall:.0f} s wall, {cpu:.0f} s CPU (target <= 180 s)")
+    command = ["-m", "mp_core.train", str(dataset), "--out", str(out), "--lambda", "0,1,10"]
+    wall, cpu = _command(*command, "--seed", str(seed), *extra)
+    print(
+        f"\nλ sweep 0, 1, 10 from the command, seed {seed}: {wall:.0f} s wall, {cpu:.0f} s CPU "
+        "(target <= 180 s)"
+    )
     finals = {}
     for weight in ("0", "1", "10"):
         rows = read_metrics(out / f"lambda-{weight}")
@@ -73,6 +80,29 @@ def _step(model: torch.nn.Module, video: torch.Tensor, labels: torch.Tensor, opt
     optimizer.zero_grad()
     loss.backward()
     optimizer.step()
+
+
+def epoch_share(dataset: Path, clips: Path, out: Path, epochs: int, rounds: int) -> None:
+    """Epochs of the command with the layer (λ = 1) against ``--no-prompts``, runs alternated.
+
+    Every run starts from a copy of the decoded clips, so no run decodes; epoch 1 is left out of the medians.
+    """
+    seconds: dict[str, list[float]] = {"layer": [], "raw": []}
+    for index in range(rounds):
+        for name, flags in (("layer", ["--lambda", "1"]), ("raw", ["--no-prompts"])):
+            folder = out / f"{name}-{index}"
+            folder.mkdir(parents=True)
+            shutil.copy(clips, folder / clips.name)
+            _command(
+                "-m", "mp_core.train", str(dataset), "--out", str(folder), "--epochs", str(epochs), *flags
+            )
+            seconds[name] += [row["seconds"] for row in read_metrics(folder)[1:]]
+    a, b = statistics.median(seconds["layer"]), statistics.median(seconds["raw"])
+    print(
+        f"\nepoch with the layer {a:.2f} s, backbone on raw later frames (--no-prompts) {b:.2f} s (medians "
+        f"of {len(seconds['layer'])} epochs each, {rounds} alternated runs): ratio {a / b:.2f} "
+        "(target <= 1.2)"
+    )
 
 
 def layer_share(cache: Path, batch: int, rounds: int) -> None:
@@ -153,7 +183,8 @@ def processes(dataset: Path, out: Path, epochs: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clips", type=int, default=24, help="demo clips per class (24)")
+    parser.add_argument("--clips", type=int, default=48, help="demo clips per class (48)")
+    parser.add_argument("--seeds", default="0", help="λ sweeps to run, one per seed (0)")
     parser.add_argument("--quick", action="store_true", help="3 epochs per λ (a smoke run, not the targets)")
     args = parser.parse_args()
     cache = Path(os.environ.get("MP_CACHE_DIR", Path.home() / ".cache" / "motion-prompt-explorer"))
@@ -164,8 +195,13 @@ def main() -> None:
     print(f"torch {torch.__version__}, {threads} threads, {os.cpu_count()} CPUs, load average {load}")
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder)
-        sweep(dataset, out / "sweep", 3 if args.quick else None)
-        layer_share(out / "sweep" / "clips-8f-64px.pt", batch=8, rounds=10 if args.quick else 30)
+        for seed in (int(part) for part in args.seeds.split(",")):
+            sweep(dataset, out / f"sweep-{seed}", 3 if args.quick else None, seed)
+        clips = next(out.glob("sweep-*/clips-8f-64px.pt"))
+        epoch_share(
+            dataset, clips, out / "epochs", epochs=3 if args.quick else 8, rounds=2 if args.quick else 3
+        )
+        layer_share(clips, batch=8, rounds=10 if args.quick else 30)
         decoding_once(dataset, out / "decode")
         processes(dataset, out / "ddp", epochs=2)
     print(f"\nload average at the end {os.getloadavg()} (a machine shared with other engineers' work)")

@@ -94,7 +94,7 @@ class LearnRequest:
 
     def folder(self, out: Path, weight: float) -> Path:
         """Where λ's checkpoint and metrics are (``out`` for one λ, ``out/lambda-<λ>`` for several)."""
-        from mp_core.train.loop import lambda_folder
+        from mp_core.train import lambda_folder
 
         return lambda_folder(out, weight, len(self.weights) > 1)
 
@@ -217,7 +217,7 @@ class TrainProcess:
 
 def request_runs(request: LearnRequest, out: Path) -> dict[float, list[dict[str, Any]]]:
     """Each λ's metric rows in the run folder ``out`` (a λ not started yet: no rows)."""
-    from mp_core.train.loop import read_metrics
+    from mp_core.train import read_metrics
 
     return {w: read_metrics(request.folder(out, w)) for w in request.weights}
 

@@ -114,7 +114,7 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "mp.learn.frames": 8,
         "mp.learn.side": 64,
         "mp.learn.batch": 8,
-        "mp.learn.demo_clips": 24,  # x 5 classes: 96 clips to train, 24 to validate
+        "mp.learn.demo_clips": 48,  # x 5 classes: 190 clips to train, 50 to validate (2% steps)
         "mp.learn.request": None,  # the session's last LearnRequest (its files are read back)
         "mp.learn.error": "",
     },

@@ -89,6 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--weights", help="local state dict for the backbone (never downloaded)")
     parser.add_argument(
+        "--no-prompts",
+        dest="prompts",
+        action="store_false",
+        help="the baseline: the backbone alone on the raw later frames, no layer (m, n, R are left empty)",
+    )
+    parser.add_argument(
         "--demo",
         type=int,
         metavar="N",
@@ -158,6 +164,9 @@ def _run(args: argparse.Namespace) -> int:
         return 0  # under torchrun, process 0 reports
     for weight, rows in results.items():
         last = rows[-1]
+        if not settings.prompts:
+            print(f"no prompts (the backbone on raw frames): val accuracy {last['val_accuracy']:.1%}")
+            continue
         print(
             f"λ={weight:g}: m={last['m']:.4f} n={last['n']:.4f} (slope {last['slope']:.2f}, shift "
             f"{last['shift']:+.3f}) val accuracy {last['val_accuracy']:.1%} R {last['R']:.4g}"

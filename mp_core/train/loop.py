@@ -9,14 +9,12 @@ killed run resumes from its last epoch (``resume=True``).
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import re
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,49 +23,26 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mp_core.errors import DatasetError, InputError, ParameterError
+from mp_core.errors import DatasetError, ParameterError
 from mp_core.files import atomic_target
 from mp_core.params import DEFAULT_PRESET, MotionParams
+from mp_core.train import records
 from mp_core.train.data import ClipTensors, decode_clips, split_indices, to_model_input
 from mp_core.train.models import PromptedClassifier, build_backbone, check_fits
+from mp_core.train.records import METRIC_COLUMNS, ResumeError, lambda_folder, read_metrics
 
 __all__ = [
     "METRIC_COLUMNS",
     "ResumeError",
     "TrainSettings",
     "batch_loss",
+    "cosine_factor",
     "epoch_permutation",
+    "final_params",
     "lambda_folder",
     "read_metrics",
-    "remove_stale_temporaries",
     "train",
 ]
-
-#: One row per epoch in ``metrics.parquet``.
-METRIC_COLUMNS = (
-    "epoch",
-    "loss",
-    "task_loss",
-    "R",
-    "m",
-    "n",
-    "slope",
-    "shift",
-    "train_accuracy",
-    "val_accuracy",
-    "seconds",
-    "lambda",
-)
-#: Settings that change what an epoch computes: a checkpoint resumes only under the same values.
-_RESUME_KEYS = ("frames", "side", "batch", "lr", "prompt_lr", "seed", "init", "model", "weights", "val_share")
-
-
-#: The names :func:`mp_core.files.atomic_target` writes to before its rename.
-_TEMPORARY = re.compile(r"\..+\.[0-9a-f]{32}\.tmp")
-
-
-class ResumeError(InputError):
-    """A checkpoint cannot be resumed with these settings (they differ from the run that wrote it)."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +66,7 @@ class TrainSettings:
     device: str | None = None
     val_share: float = 0.2
     roots: tuple[str, ...] | None = None  #: read only files inside these folders (None: anywhere)
+    prompts: bool = True  #: False: the backbone alone on the raw later frames (the baseline)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def check(self, world: int) -> None:
@@ -101,42 +77,15 @@ class TrainSettings:
             )
         if not self.penalty_weights or any(not math.isfinite(w) or w < 0 for w in self.penalty_weights):
             raise ParameterError(f"λ values must be finite and >= 0, got {list(self.penalty_weights)}")
+        if not self.prompts and any(self.penalty_weights):
+            raise ParameterError(
+                f"--no-prompts trains without the layer, so λ weighs nothing: leave --lambda at 0, got "
+                f"{list(self.penalty_weights)}"
+            )
         if self.batch % world:
             raise ParameterError(
                 f"--batch {self.batch} is the global batch: it must divide by {world} processes"
             )
-
-
-def lambda_folder(out: str | os.PathLike, weight: float, sweep: bool) -> Path:
-    """``out`` for one λ, ``out/lambda-<λ>`` in a sweep.
-
-    Example:
-        >>> lambda_folder("runs", 0.5, sweep=True).as_posix(), lambda_folder("runs", 1.0, sweep=False).name
-        ('runs/lambda-0.5', 'runs')
-    """
-    return Path(out) / f"lambda-{weight:g}" if sweep else Path(out)
-
-
-def read_metrics(folder: str | os.PathLike) -> list[dict[str, Any]]:
-    """The rows of ``folder/metrics.parquet`` (empty when there is none yet)."""
-    import pyarrow.parquet as pq
-
-    path = Path(folder) / "metrics.parquet"
-    return pq.read_table(path).to_pylist() if path.is_file() else []
-
-
-def _write_metrics(folder: Path, rows: list[dict[str, Any]]) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    with atomic_target(folder / "metrics.parquet") as temporary:
-        pq.write_table(pa.Table.from_pylist(rows), temporary)
-
-
-def _write_status(folder: Path, status: dict[str, Any]) -> None:
-    """``status.json``: where the run is, for a page polling it (tiny, rewritten atomically)."""
-    with atomic_target(folder / "status.json") as temporary:
-        temporary.write_text(json.dumps(status), encoding="utf-8")
 
 
 @dataclass
@@ -157,30 +106,6 @@ class _Process:
     def barrier(self) -> None:
         if self.world > 1:
             dist.barrier()
-
-
-def remove_stale_temporaries(out: str | os.PathLike) -> list[Path]:
-    """Remove the half-written files (``atomic_target``'s ``.<name>.<hex>.tmp``) of killed runs.
-
-    A run killed with SIGKILL (or a crash) cannot clean up; the next run in ``out`` does, in ``out`` and
-    its ``lambda-*`` folders. Returns the removed paths. Two runs must not share ``out`` (the Learn page
-    starts one at a time).
-
-    Example:
-        >>> import tempfile
-        >>> folder = Path(tempfile.mkdtemp())
-        >>> _ = (folder / f".checkpoint.pyth.{'a1' * 16}.tmp").write_bytes(b"half")
-        >>> _ = (folder / ".notes.tmp").write_text("not ours")
-        >>> [p.name for p in remove_stale_temporaries(folder)], sorted(p.name for p in folder.iterdir())
-        (['.checkpoint.pyth.a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1.tmp'], ['.notes.tmp'])
-    """
-    removed = []
-    for folder in (Path(out), *sorted(Path(out).glob("lambda-*"))):
-        for path in folder.glob(".*.tmp"):
-            if _TEMPORARY.fullmatch(path.name) and path.is_file():
-                path.unlink(missing_ok=True)
-                removed.append(path)
-    return removed
 
 
 def _start_processes(device_name: str | None) -> _Process:
@@ -225,58 +150,6 @@ def _clip_cache(
     return cached if process.writer else ClipTensors.load(path)  # type: ignore[return-value]
 
 
-def _settings_record(settings: TrainSettings, weight: float) -> dict[str, Any]:
-    record = asdict(settings)
-    record["penalty_weights"] = list(settings.penalty_weights)
-    record["lambda"] = weight
-    return record
-
-
-def _load_resume(
-    folder: Path,
-    settings: TrainSettings,
-    weight: float,
-    classes: Sequence[str],
-    model: nn.Module,
-    optimizer: Any,
-) -> tuple[int, list[dict[str, Any]]]:
-    path = folder / "checkpoint.pyth"
-    if not (settings.resume and path.is_file()):
-        return 0, []
-    saved = torch.load(path, map_location="cpu", weights_only=True)
-    cfg = saved.get("cfg", {})
-    wanted = _settings_record(settings, weight)
-    differ = [k for k in (*_RESUME_KEYS, "lambda") if cfg.get(k) != wanted[k]]
-    if list(saved.get("classes", [])) != list(classes):
-        differ.append("classes")
-    if differ:
-        listing = ", ".join(f"{k}: {cfg.get(k)!r} then, {wanted.get(k, '…')!r} now" for k in differ)
-        raise ResumeError(f"{path}: cannot resume, the run differs ({listing}); use another --out")
-    model.load_state_dict(saved["model_state"])
-    optimizer.load_state_dict(saved["optimizer_state"])
-    epoch = int(saved["epoch"])
-    return epoch, [row for row in read_metrics(folder) if row["epoch"] <= epoch]
-
-
-def _save_checkpoint(
-    folder: Path,
-    model: PromptedClassifier,
-    optimizer: Any,
-    epoch: int,
-    record: dict[str, Any],
-    classes: Sequence[str],
-) -> None:
-    state = {
-        "model_state": model.state_dict(),
-        "optimizer_state": optimizer.state_dict(),
-        "epoch": epoch,
-        "cfg": record,
-        "classes": list(classes),
-    }
-    with atomic_target(folder / "checkpoint.pyth") as temporary:
-        torch.save(state, temporary)
-
-
 def _build(
     settings: TrainSettings, classes: Sequence[str], sample: Tensor, device: torch.device
 ) -> PromptedClassifier:
@@ -288,10 +161,12 @@ def _build(
             f"--init {settings.init}: m = 0 (slope 50) is a fixed point of |tanh m|; use m != 0"
         )
     torch.manual_seed(settings.seed)
-    model = PromptedClassifier(build_backbone(settings.model, len(classes), settings.weights))
-    with torch.no_grad():
-        model.vmps.m.fill_(init.m)
-        model.vmps.n.fill_(init.n)
+    backbone = build_backbone(settings.model, len(classes), settings.weights)
+    model = PromptedClassifier(backbone, prompts=settings.prompts)
+    if settings.prompts:
+        with torch.no_grad():
+            model.vmps.m.fill_(init.m)
+            model.vmps.n.fill_(init.n)
     model = model.to(device)  # before the check: its sample is already on ``device``
     check_fits(model, sample, len(classes), settings.model)
     return model
@@ -322,6 +197,18 @@ def epoch_permutation(count: int, seed: int, epoch: int) -> Tensor:
     return torch.randperm(count, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
 
 
+def cosine_factor(epoch: int, epochs: int) -> float:
+    """The learning rate of ``epoch`` (1-based) as a share of the base rate: half a cosine, as PySlowFast.
+
+    A pure function of the epoch, so a resumed run takes the same steps as one that never stopped.
+
+    Example:
+        >>> [round(cosine_factor(e, 4), 3) for e in range(1, 5)]
+        [1.0, 0.854, 0.5, 0.146]
+    """
+    return 0.5 * (1.0 + math.cos(math.pi * (epoch - 1) / epochs))
+
+
 def batch_loss(
     network: nn.Module, video: Tensor, labels: Tensor, weight: float, batch: int, world: int = 1
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -336,6 +223,14 @@ def batch_loss(
     task_sum = F.cross_entropy(logits, labels, reduction="sum")
     share = len(labels) / batch
     return logits, variation, task_sum, (task_sum / batch + weight * variation * share) * world
+
+
+def _layer_columns(layer: nn.Module, variation: float) -> dict[str, float]:
+    """The metric columns of the layer: R, m, n, slope, shift (NaN for the baseline without one)."""
+    if not hasattr(layer, "params"):
+        return dict.fromkeys(("R", "m", "n", "slope", "shift"), math.nan)
+    params = layer.params
+    return {"R": variation, "m": params.m, "n": params.n, "slope": params.slope, "shift": params.shift}
 
 
 def _train_one(
@@ -354,15 +249,13 @@ def _train_one(
     if batches == 0:
         raise DatasetError(f"the training split has {len(train_idx)} clips, fewer than --batch {batch}")
     model = _build(settings, data.classes, to_model_input(data.clips[:1]).to(process.device), process.device)
-    optimizer = torch.optim.Adam(
-        [
-            {"params": model.backbone.parameters(), "lr": settings.lr},
-            # m, n are two scalars shared by every pixel: they need (and take) a larger step than weights
-            {"params": model.vmps.parameters(), "lr": settings.prompt_lr},
-        ]
-    )
-    start, rows = _load_resume(folder, settings, weight, data.classes, model, optimizer)
-    record = _settings_record(settings, weight)
+    groups = [{"params": model.backbone.parameters(), "lr": settings.lr}]
+    if settings.prompts:  # m, n: two scalars shared by every pixel take a larger step than weights
+        groups.append({"params": model.vmps.parameters(), "lr": settings.prompt_lr})
+    optimizer = torch.optim.Adam(groups)
+    base_rates = [group["lr"] for group in groups]  # before a resume loads the last epoch's decayed rates
+    start, rows = records.load_resume(folder, settings, weight, data.classes, model, optimizer)
+    record = records.settings_record(settings, weight)
     network: nn.Module = model
     if process.world > 1:
         ids = [process.device.index] if process.device.type == "cuda" else None
@@ -376,6 +269,8 @@ def _train_one(
     )
     for epoch in range(start + 1, settings.epochs + 1):
         began = time.perf_counter()
+        for group, rate in zip(optimizer.param_groups, base_rates, strict=True):
+            group["lr"] = rate * cosine_factor(epoch, settings.epochs)
         order = train_idx[epoch_permutation(len(train_idx), settings.seed, epoch)]
         sums = torch.zeros(4, dtype=torch.float64)  # task loss, R, correct, batches of R
         for step in range(batches):
@@ -399,7 +294,7 @@ def _train_one(
             )
             bar.update(1)
             if process.writer:
-                _write_status(
+                records.write_status(
                     folder,
                     {
                         "state": "training",
@@ -412,30 +307,25 @@ def _train_one(
                 )
         sums = process.all_sum(sums)
         val = _evaluate(model, data, val_idx, batch, process)
-        params = model.vmps.params
         task, variation_mean = sums[0].item() / batches, sums[1].item() / batches
         row = {
             "epoch": epoch,
             "loss": task + weight * variation_mean,
             "task_loss": task,
-            "R": variation_mean,
-            "m": params.m,
-            "n": params.n,
-            "slope": params.slope,
-            "shift": params.shift,
+            **_layer_columns(model.vmps, variation_mean),
             "train_accuracy": sums[2].item() / (batches * batch),
             "val_accuracy": val[0].item() / max(val[1].item(), 1.0),
             "seconds": time.perf_counter() - began,
             "lambda": weight,
         }
         rows.append(row)
-        bar.set_postfix(loss=f"{row['loss']:.3f}", val=f"{row['val_accuracy']:.0%}", m=f"{params.m:.3f}")
+        bar.set_postfix(loss=f"{row['loss']:.3f}", val=f"{row['val_accuracy']:.0%}", m=f"{row['m']:.3f}")
         if process.writer:
-            _save_checkpoint(folder, model, optimizer, epoch, record, data.classes)
-            _write_metrics(folder, rows)
+            records.save_checkpoint(folder, model, optimizer, epoch, record, data.classes)
+            records.write_metrics(folder, rows)
     bar.close()
     if process.writer:
-        _write_status(
+        records.write_status(
             folder, {"state": "done", "lambda": weight, "epoch": settings.epochs, "epochs": settings.epochs}
         )
     return rows
@@ -456,27 +346,27 @@ def train(settings: TrainSettings) -> dict[float, list[dict[str, Any]]]:
     out = Path(settings.out)
     if process.writer:
         out.mkdir(parents=True, exist_ok=True)
-        remove_stale_temporaries(out)
+        records.remove_stale_temporaries(out)
 
     def decoding(done: int, total: int) -> None:
-        _write_status(out, {"state": "decoding", "done": done, "total": total})
+        records.write_status(out, {"state": "decoding", "done": done, "total": total})
 
     data = _clip_cache(settings, process, decoding)
     if process.writer and data.skipped:
         listing = "\n  ".join(data.skipped[:20]) + ("\n  …" if len(data.skipped) > 20 else "")
         print(f"skipped {len(data.skipped)} listed clip(s) or line(s):\n  {listing}", file=sys.stderr)
     if process.writer:
-        _write_status(out, {"state": "training", "clips": len(data.labels)})
+        records.write_status(out, {"state": "training", "clips": len(data.labels)})
     split = split_indices(data.labels, data.splits, settings.seed, settings.val_share)
     sweep = len(settings.penalty_weights) > 1
     results = {}
     for weight in settings.penalty_weights:
-        folder = lambda_folder(out, weight, sweep)
+        folder = records.lambda_folder(out, weight, sweep)
         if process.writer:
             folder.mkdir(parents=True, exist_ok=True)
         results[weight] = _train_one(settings, weight, folder, data, split, process)
     if process.writer and sweep:
-        _write_status(out, {"state": "done"})
+        records.write_status(out, {"state": "done"})
     return results
 
 

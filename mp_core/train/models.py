@@ -13,12 +13,21 @@ import sys
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mp_core.errors import InputError
 from mp_core.layer import MotionPromptLayer
 
-__all__ = ["ModelError", "PromptedClassifier", "TinyVideoNet", "build_backbone", "torchvision_video_models"]
+__all__ = [
+    "LaterFrames",
+    "ModelError",
+    "PatchEmbedding",
+    "PromptedClassifier",
+    "TinyVideoNet",
+    "build_backbone",
+    "torchvision_video_models",
+]
 
 #: torchvision video classifiers whose factory takes ``num_classes``.
 _TORCHVISION_MODELS = ("r3d_18", "mc3_18", "r2plus1d_18", "s3d", "mvit_v1_b", "mvit_v2_s", "swin3d_t")
@@ -28,16 +37,53 @@ class ModelError(InputError):
     """A backbone cannot be built, its weights do not load, or it does not fit the input."""
 
 
-class TinyVideoNet(nn.Module):
-    """Three 3D convolutions with ReLU, global average pooling and a linear classifier.
+class PatchEmbedding(nn.Module):
+    """Each frame cut into non-overlapping ``patch`` x ``patch`` squares, each projected to ``channels``.
 
-    Small enough to train on a laptop CPU in minutes (about 71 k parameters for 5 classes). No batch norm:
-    batch statistics differ per process, so two processes would not train like one. (Group norm before
-    the average pooling learned slower on the demo dataset: it normalises away the amount of motion.)
+    The first layer of ViT-style video models (TimeSformer, the authors' backbone, uses 16 x 16). It equals
+    ``nn.Conv3d(in_channels, channels, (1, patch, patch), stride=(1, patch, patch))``, written as a reshape
+    and an ``nn.Linear`` because learning m, n needs this layer's *input* gradient, which oneDNN computes
+    several times slower for that Conv3d on CPU than the matmul here (``bench/bench_train.py``). Sides that
+    are not multiples of ``patch`` are zero-padded on the right and bottom.
+
+    Shape:
+        - Input: ``(B, C, T, H, W)``.
+        - Output: ``(B, channels, T, ceil(H / patch), ceil(W / patch))``, channels-last in memory
+          (``torch.channels_last_3d``), which the following Conv3d takes without a copy.
+
+    Example:
+        >>> embed = PatchEmbedding(3, 8, patch=2)
+        >>> out = embed(torch.zeros(1, 3, 4, 6, 5))
+        >>> out.shape, out.is_contiguous(memory_format=torch.channels_last_3d)
+        (torch.Size([1, 8, 4, 3, 3]), True)
+    """
+
+    def __init__(self, in_channels: int, channels: int, patch: int) -> None:
+        super().__init__()
+        self.patch = patch
+        self.proj = nn.Linear(in_channels * patch * patch, channels)
+
+    def forward(self, video: Tensor) -> Tensor:
+        p = self.patch
+        video = F.pad(video, (0, -video.shape[-1] % p, 0, -video.shape[-2] % p))
+        b, c, t, h, w = video.shape
+        patches = video.reshape(b, c, t, h // p, p, w // p, p).permute(0, 2, 3, 5, 1, 4, 6)
+        embedded = self.proj(patches.reshape(b, t, h // p, w // p, c * p * p))
+        return embedded.permute(0, 4, 1, 2, 3)
+
+
+class TinyVideoNet(nn.Module):
+    """A patch embedding, two 3D convolutions with ReLU, global average pooling and a linear classifier.
+
+    Small enough to train on a laptop CPU in minutes (about 250 k parameters for 5 classes). 2 x 2 patches
+    keep the fine motion the prompts show; the convolutions then mix space and time. No batch norm: batch
+    statistics differ per process, so two processes would not train like one. (Group norm before the
+    average pooling learned slower on the demo dataset: it normalises away the amount of motion.)
 
     Args:
         num_classes: logits per clip.
-        width: channels of the first convolution (doubled twice).
+        width: channels of the patch embedding (the convolutions have 4x and 8x as many).
+        patch: side of the square patches.
 
     Shape:
         - Input: ``(B, 3, T, H, W)``, T >= 1.
@@ -49,27 +95,42 @@ class TinyVideoNet(nn.Module):
         torch.Size([2, 5])
     """
 
-    def __init__(self, num_classes: int, width: int = 16) -> None:
+    def __init__(self, num_classes: int, width: int = 16, patch: int = 2) -> None:
         super().__init__()
-        channels = (3, width, 2 * width, 4 * width)
-        strides = ((1, 2, 2), (1, 2, 2), (2, 2, 2))  # space shrinks first: motion is spread over time
-        layers: list[nn.Module] = []
-        for c_in, c_out, stride in zip(channels, channels[1:], strides, strict=False):
-            layers += [
-                nn.Conv3d(c_in, c_out, kernel_size=3, stride=stride, padding=1),
-                nn.ReLU(inplace=True),
-            ]
-        self.features = nn.Sequential(*layers)
-        self.head = nn.Linear(channels[-1], num_classes)
+        self.embed = PatchEmbedding(3, width, patch)
+        self.features = nn.Sequential(
+            nn.ReLU(inplace=True),
+            nn.Conv3d(width, 4 * width, kernel_size=3, stride=(1, 2, 2), padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv3d(4 * width, 8 * width, kernel_size=3, stride=2, padding=1),
+            nn.ReLU(inplace=True),
+        )
+        self.head = nn.Linear(8 * width, num_classes)
 
     def forward(self, video: Tensor) -> Tensor:
-        return self.head(self.features(video).mean(dim=(2, 3, 4)))
+        return self.head(self.features(self.embed(video)).mean(dim=(2, 3, 4)))
+
+
+class LaterFrames(nn.Module):
+    """The baseline in the layer's place: the raw later frames ``X_{t+1}`` and R = 0, no parameters.
+
+    ``python -m mp_core.train --no-prompts`` trains the backbone on what the prompts would multiply, so
+    accuracy and time per epoch compare with and without the layer.
+
+    Shape:
+        - Input: ``(B, C, T, H, W)``.
+        - Output: ``((B, C, T-1, H, W), ())``.
+    """
+
+    def forward(self, video: Tensor) -> tuple[Tensor, Tensor]:
+        return video[:, :, 1:], video.new_zeros(())
 
 
 class PromptedClassifier(nn.Module):
     """``vmps`` (a :class:`MotionPromptLayer`) then ``backbone``: the authors' model layout.
 
     The layer's keys are ``vmps.m`` and ``vmps.n`` in the state dict, as in the reference checkpoints.
+    ``prompts=False`` puts :class:`LaterFrames` in the layer's place: the baseline without motion prompts.
     The layer computes the unweighted variation R (``penalty_weight=1``) and the caller weights it by λ:
     the same loss CE + λR as the reference layer built with ``penalty_weight=λ``, and R stays measurable
     at λ = 0.
@@ -85,10 +146,10 @@ class PromptedClassifier(nn.Module):
         (torch.Size([2, 3]), torch.Size([]))
     """
 
-    def __init__(self, backbone: nn.Module) -> None:
+    def __init__(self, backbone: nn.Module, prompts: bool = True) -> None:
         super().__init__()
         # fuse=False: the compiled CPU kernels pay a compile per shape; training shapes are small
-        self.vmps = MotionPromptLayer(penalty_weight=1.0, fuse=False)
+        self.vmps: nn.Module = MotionPromptLayer(penalty_weight=1.0, fuse=False) if prompts else LaterFrames()
         self.backbone = backbone
 
     def forward(self, video: Tensor) -> tuple[Tensor, Tensor]:
