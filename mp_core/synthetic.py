@@ -184,7 +184,13 @@ def _save_mask(path: Path, mask: np.ndarray) -> None:
         np.savez_compressed(file, mask=mask)
 
 
-def make_demo_dataset(folder: str | os.PathLike, *, clips_per_class: int = 4, seed: int = 0) -> Path:
+def make_demo_dataset(
+    folder: str | os.PathLike,
+    *,
+    clips_per_class: int = 4,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> Path:
     """Write a small labelled dataset of synthetic H.264 clips with ground-truth masks, once.
 
     One class folder per entry of :data:`DEMO_CLASSES` (one object crossing, two objects, camera shake,
@@ -197,6 +203,7 @@ def make_demo_dataset(folder: str | os.PathLike, *, clips_per_class: int = 4, se
         folder: where the class folders go (created if missing).
         clips_per_class: clips in each class (>= 1).
         seed: base seed of every clip.
+        progress: called with (clips done, clips in all) after each clip, made or found.
 
     Returns:
         ``folder`` as a :class:`~pathlib.Path`, ready for :func:`mp_core.datasets.open_dataset`.
@@ -212,9 +219,12 @@ def make_demo_dataset(folder: str | os.PathLike, *, clips_per_class: int = 4, se
     if clips_per_class < 1:
         raise ParameterError(f"clips_per_class must be >= 1, got {clips_per_class}")
     root = Path(folder).expanduser()
+    total = clips_per_class * len(DEMO_CLASSES)
     for class_index, (name, options) in enumerate(DEMO_CLASSES.items()):
         (root / name).mkdir(parents=True, exist_ok=True)
         for index in range(clips_per_class):
+            if progress is not None:
+                progress(class_index * clips_per_class + index, total)
             clip_file = root / name / f"{name}_{index:02d}.mp4"
             if clip_file.is_file() and mask_path(clip_file).is_file():
                 continue
@@ -226,4 +236,6 @@ def make_demo_dataset(folder: str | os.PathLike, *, clips_per_class: int = 4, se
             _write_atomically(
                 clip_file, lambda path, s=sample: write_video(path, s.clip.frames, s.clip.fps, qp=18)
             )
+    if progress is not None:
+        progress(total, total)
     return root

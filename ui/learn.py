@@ -192,6 +192,8 @@ class TrainProcess:
     def progress(self) -> tuple[float, str]:
         """Share done (0..1) and a line saying where the run is, from the files the run writes."""
         status = _read_json(self.out / "status.json")
+        if status.get("state") == "making":
+            return 0.0, f"Making the demo dataset: clip {status['done']}/{status['total']}"
         if status.get("state") == "decoding":
             return 0.0, f"Decoding clips {status['done']}/{status['total']}"
         weights = self.request.weights

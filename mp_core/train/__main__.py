@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from mp_core.errors import InputError
 from mp_core.processes import PARENT_ENV, exit_with_parent
@@ -150,9 +151,14 @@ def _run(args: argparse.Namespace) -> int:
     try:
         if demo:
             from mp_core.synthetic import make_demo_dataset
+            from mp_core.train.records import write_status
+
+            def making(done: int, total: int) -> None:  # the Learn page shows it before training starts
+                write_status(Path(args.out), {"state": "making", "done": done, "total": total})
 
             print(f"making the demo dataset in {args.dataset} ({demo} clips per class)", file=sys.stderr)
-            make_demo_dataset(args.dataset, clips_per_class=demo)
+            Path(args.out).mkdir(parents=True, exist_ok=True)
+            make_demo_dataset(args.dataset, clips_per_class=demo, progress=making)
         results = train(settings)
     except InputError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
 from mp_core import MotionParams, motion_intermediates
 from mp_core.errors import InputError, ParameterError, ShapeError
 from mp_core.metrics import motion_focus
-from mp_core.synthetic import synthetic_clip
+from mp_core.synthetic import make_demo_dataset, synthetic_clip
 
 
 def test_shapes_types_and_determinism() -> None:
@@ -121,3 +123,12 @@ def test_demo_dataset_refuses_zero_clips(tmp_path) -> None:
 
     with pytest.raises(ParameterError, match="clips_per_class"):
         make_demo_dataset(tmp_path, clips_per_class=0)
+
+
+def test_the_demo_dataset_reports_its_progress_clip_by_clip(tmp_path: Path) -> None:
+    seen: list[tuple[int, int]] = []
+    make_demo_dataset(tmp_path, clips_per_class=1, progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(done, 5) for done in range(6)]
+    seen.clear()
+    make_demo_dataset(tmp_path, clips_per_class=1, progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(done, 5) for done in range(6)]  # found, not made: still counted
