@@ -90,6 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--weights", help="local state dict for the backbone (never downloaded)")
     parser.add_argument(
+        "--no-flip",
+        dest="flip",
+        action="store_false",
+        help="never mirror training clips (default: a seeded half of them each epoch, left-right)",
+    )
+    parser.add_argument(
         "--no-prompts",
         dest="prompts",
         action="store_false",

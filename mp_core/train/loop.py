@@ -37,6 +37,7 @@ __all__ = [
     "TrainSettings",
     "batch_loss",
     "cosine_factor",
+    "epoch_flips",
     "epoch_permutation",
     "final_params",
     "lambda_folder",
@@ -67,6 +68,7 @@ class TrainSettings:
     val_share: float = 0.2
     roots: tuple[str, ...] | None = None  #: read only files inside these folders (None: anywhere)
     prompts: bool = True  #: False: the backbone alone on the raw later frames (the baseline)
+    flip: bool = True  #: show each training clip mirrored left-right in a seeded half of the epochs
     extra: dict[str, Any] = field(default_factory=dict)
 
     def check(self, world: int) -> None:
@@ -197,6 +199,18 @@ def epoch_permutation(count: int, seed: int, epoch: int) -> Tensor:
     return torch.randperm(count, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
 
 
+def epoch_flips(count: int, seed: int, epoch: int) -> Tensor:
+    """Which clips ``epoch`` shows mirrored left-right: a bool per clip, the same in every process.
+
+    Example:
+        >>> flips = epoch_flips(1000, 0, 1)
+        >>> flips.dtype, 400 < int(flips.sum()) < 600, torch.equal(flips, epoch_flips(1000, 0, 1))
+        (torch.bool, True, True)
+    """
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch + 500_000)
+    return torch.rand(count, generator=generator) < 0.5
+
+
 def cosine_factor(epoch: int, epochs: int) -> float:
     """The learning rate of ``epoch`` (1-based) as a share of the base rate: half a cosine, as PySlowFast.
 
@@ -272,10 +286,14 @@ def _train_one(
         for group, rate in zip(optimizer.param_groups, base_rates, strict=True):
             group["lr"] = rate * cosine_factor(epoch, settings.epochs)
         order = train_idx[epoch_permutation(len(train_idx), settings.seed, epoch)]
+        flips = epoch_flips(len(data.labels), settings.seed, epoch) if settings.flip else None
         sums = torch.zeros(4, dtype=torch.float64)  # task loss, R, correct, batches of R
         for step in range(batches):
             mine = order[step * batch : (step + 1) * batch][process.rank :: process.world]
-            video = to_model_input(data.clips[mine]).to(process.device)
+            clips = data.clips[mine]
+            if flips is not None:  # mirrored left-right: the same motion class, twice the views
+                clips = torch.where(flips[mine].view(-1, 1, 1, 1, 1), clips.flip(3), clips)
+            video = to_model_input(clips).to(process.device)
             labels = data.labels[mine].to(process.device)
             logits, variation, task_sum, loss = batch_loss(
                 network, video, labels, weight, batch, process.world

@@ -64,6 +64,7 @@ _RESUME_KEYS = (
     "weights",
     "val_share",
     "prompts",
+    "flip",
 )
 
 

@@ -106,9 +106,12 @@ def test_loss_is_cross_entropy_plus_lambda_times_variation(weight: float) -> Non
 def test_the_recorded_epoch_loss_is_the_mean_hand_loss_of_its_batches(
     two_class_dataset: Path, tmp_path: Path
 ) -> None:
-    """Steps of 0 keep the starting model: each batch's CE + λR, computed here, averages to the row."""
+    """Steps of 0 keep the starting model: each batch's CE + λR, computed here, averages to the row.
+
+    The batches are the epoch's permutation, with the epoch's mirrored clips flipped here by hand.
+    """
     from mp_core.params import DEFAULT_PRESET, PRESETS
-    from mp_core.train import ClipTensors, epoch_permutation, split_indices
+    from mp_core.train import ClipTensors, epoch_flips, epoch_permutation, split_indices
 
     weight, seed = 2.0, 3
     settings = TrainSettings(
@@ -124,9 +127,13 @@ def test_the_recorded_epoch_loss_is_the_mean_hand_loss_of_its_batches(
         model.vmps.m.fill_(start.m)
         model.vmps.n.fill_(start.n)
     order = train_idx[epoch_permutation(len(train_idx), seed, 1)]
+    flips = epoch_flips(len(data.labels), seed, 1)
+    mirrored = data.clips[:, :, :, range(31, -1, -1)]  # (N, T, H, W, 3): columns read right to left
+    clips = torch.where(flips.view(-1, 1, 1, 1, 1), mirrored, data.clips)
+    chunks = order[: len(order) // 4 * 4].split(4)
+    assert any(flips[chunk].any() for chunk in chunks), "seed 3 mirrors no training clip in epoch 1"
     losses = [
-        _hand_loss(model, to_model_input(data.clips[chunk]), data.labels[chunk], weight).item()
-        for chunk in order[: len(order) // 4 * 4].split(4)
+        _hand_loss(model, to_model_input(clips[chunk]), data.labels[chunk], weight).item() for chunk in chunks
     ]
     assert len(losses) == 2
     assert row["loss"] == pytest.approx(sum(losses) / len(losses), rel=1e-5)
