@@ -65,7 +65,9 @@ class PatchEmbedding(nn.Module):
 
     def forward(self, video: Tensor) -> Tensor:
         p = self.patch
-        video = F.pad(video, (0, -video.shape[-1] % p, 0, -video.shape[-2] % p))
+        right, bottom = -video.shape[-1] % p, -video.shape[-2] % p
+        if right or bottom:  # F.pad copies even when it adds nothing
+            video = F.pad(video, (0, right, 0, bottom))
         b, c, t, h, w = video.shape
         patches = video.reshape(b, c, t, h // p, p, w // p, p).permute(0, 2, 3, 5, 1, 4, 6)
         embedded = self.proj(patches.reshape(b, t, h // p, w // p, c * p * p))
