@@ -95,6 +95,18 @@ class _Process:
     rank: int
     world: int
     device: torch.device
+    owns_group: bool = False  #: this run started the process group, so it ends it
+
+    def close(self) -> None:
+        """Leave the process group together: wait for process 0's last writes, then destroy it.
+
+        A process that exits with the group alive leaves gloo's worker threads holding tensors until the
+        interpreter is torn down, where freeing them aborts (SIGABRT; pytorch/pytorch#179291). Only after
+        a run that ended well: after an error the others may be inside a collective that never completes.
+        """
+        if self.owns_group and dist.is_initialized():
+            dist.barrier()
+            dist.destroy_process_group()
 
     @property
     def writer(self) -> bool:
@@ -114,7 +126,8 @@ def _start_processes(device_name: str | None) -> _Process:
     """Join the process group torchrun describes (``WORLD_SIZE`` > 1), or run alone."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     cuda = torch.cuda.is_available() if device_name is None else device_name.startswith("cuda")
-    if world > 1 and not dist.is_initialized():
+    owns_group = world > 1 and not dist.is_initialized()
+    if owns_group:
         dist.init_process_group(backend="nccl" if cuda else "gloo")
     rank = dist.get_rank() if world > 1 else 0
     if cuda:
@@ -122,7 +135,7 @@ def _start_processes(device_name: str | None) -> _Process:
         device = torch.device(device_name if device_name and ":" in device_name else f"cuda:{local}")
     else:
         device = torch.device(device_name or "cpu")
-    return _Process(rank, world, device)
+    return _Process(rank, world, device, owns_group)
 
 
 def _clip_cache(
@@ -360,6 +373,12 @@ def train(settings: TrainSettings) -> dict[float, list[dict[str, Any]]]:
         InputError: a dataset, model, setting or checkpoint that cannot be used (the message says why).
     """
     process = _start_processes(settings.device)
+    results = _train_all(settings, process)
+    process.close()
+    return results
+
+
+def _train_all(settings: TrainSettings, process: _Process) -> dict[float, list[dict[str, Any]]]:
     settings.check(process.world)
     out = Path(settings.out)
     if process.writer:
